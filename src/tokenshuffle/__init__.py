@@ -1,0 +1,18 @@
+"""tokenshuffle: Token-Shuffle (Ma et al., 2025) autoregressive text-to-image generation."""
+
+from tokenshuffle.model import LMConfig, TokenShuffleLM
+from tokenshuffle.modules import TokenShuffle, TokenUnshuffle
+from tokenshuffle.ops import shuffle_tokens, unshuffle_tokens
+from tokenshuffle.sampling import CFGSchedule, SamplingConfig, generate
+
+__all__ = [
+    "CFGSchedule",
+    "LMConfig",
+    "SamplingConfig",
+    "TokenShuffle",
+    "TokenShuffleLM",
+    "TokenUnshuffle",
+    "generate",
+    "shuffle_tokens",
+    "unshuffle_tokens",
+]

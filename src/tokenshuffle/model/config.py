@@ -1,0 +1,130 @@
+"""LMConfig: the Token-Shuffle language model's architecture and its vocabulary layout.
+
+One vocabulary holds, in this order: text tokens [0, T), four specials (PAD, BOS, SOI, EOI), one grid
+token per size 1..max_grid_size, then the image codes [image_offset, image_offset + V). A sequence is
+``[BOS] text [SOI] <h> <w> image-positions [EOI]``; carrying the grid (h, w) as tokens lets one model
+serve several resolutions and aspect ratios.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+from tokenshuffle.model.decoder import DecoderConfig
+
+NUM_SPECIAL = 4
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    dim: int = 768
+    num_layers: int = 12
+    num_heads: int = 12
+    num_kv_heads: int | None = None  # None: same as num_heads (no grouping)
+    ffn_hidden: int | None = None  # None: 8/3 * dim rounded up to multiple_of, as LLaMA
+    multiple_of: int = 256
+    norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    qk_norm: bool = False
+    max_seq_len: int = 2048
+    text_vocab_size: int = 256
+    max_text_len: int = 120
+    image_vocab_size: int = 16384
+    max_grid_size: int = 128
+    shuffle_window: int = 1
+    num_mlp_blocks: int = 2
+    init_std: float = 0.02
+
+    def __post_init__(self) -> None:
+        positive = ("dim", "num_layers", "num_heads", "max_seq_len", "text_vocab_size", "image_vocab_size",
+                    "max_grid_size", "shuffle_window", "multiple_of", "max_text_len")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"LMConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.dim % self.num_heads or (self.dim // self.num_heads) % 2:
+            raise ValueError(f"LMConfig.dim={self.dim} must be a multiple of 2*num_heads={2 * self.num_heads}")
+        if self.kv_heads < 1 or self.num_heads % self.kv_heads:
+            raise ValueError(f"LMConfig.num_kv_heads={self.num_kv_heads} must divide num_heads={self.num_heads}")
+        s = self.shuffle_window
+        if self.dim % (s * s):
+            raise ValueError(f"LMConfig.shuffle_window={s}: dim={self.dim} must be divisible by s*s={s * s}")
+        if self.num_mlp_blocks < 0:
+            raise ValueError(f"LMConfig.num_mlp_blocks must be >= 0, got {self.num_mlp_blocks}")
+
+    # -- derived sizes -------------------------------------------------------------------------
+    @property
+    def kv_heads(self) -> int:
+        return self.num_kv_heads or self.num_heads
+
+    @property
+    def hidden(self) -> int:
+        if self.ffn_hidden:
+            return self.ffn_hidden
+        h = int(2 * 4 * self.dim / 3)
+        return self.multiple_of * ((h + self.multiple_of - 1) // self.multiple_of)
+
+    @property
+    def pad_id(self) -> int:
+        return self.text_vocab_size
+
+    @property
+    def bos_id(self) -> int:
+        return self.text_vocab_size + 1
+
+    @property
+    def soi_id(self) -> int:
+        return self.text_vocab_size + 2
+
+    @property
+    def eoi_id(self) -> int:
+        return self.text_vocab_size + 3
+
+    def grid_token(self, n: int) -> int:
+        if not 1 <= n <= self.max_grid_size:
+            raise ValueError(f"grid side {n} must be in [1, {self.max_grid_size}] (LMConfig.max_grid_size)")
+        return self.text_vocab_size + NUM_SPECIAL + n - 1
+
+    @property
+    def image_offset(self) -> int:
+        return self.text_vocab_size + NUM_SPECIAL + self.max_grid_size
+
+    @property
+    def vocab_size(self) -> int:
+        return self.image_offset + self.image_vocab_size
+
+    def decoder_config(self) -> DecoderConfig:
+        return DecoderConfig(
+            dim=self.dim, num_layers=self.num_layers, num_heads=self.num_heads, num_kv_heads=self.kv_heads,
+            ffn_hidden=self.hidden, max_seq_len=self.max_seq_len, norm_eps=self.norm_eps,
+            rope_theta=self.rope_theta, qk_norm=self.qk_norm,
+        )
+
+    # -- presets and serialisation -------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str, **overrides) -> LMConfig:
+        if name not in PRESETS:
+            raise ValueError(f"unknown LM preset {name!r}; valid: {', '.join(PRESETS)}")
+        return dataclasses.replace(PRESETS[name], **overrides)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LMConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown LMConfig fields: {', '.join(unknown)}")
+        return cls(**d)
+
+
+PRESETS: dict[str, LMConfig] = {
+    # LlamaGen's GPT-B / GPT-L / GPT-XL decoder sizes (Sun et al., 2024, Table 1).
+    "gpt-b": LMConfig(dim=768, num_layers=12, num_heads=12),
+    "gpt-l": LMConfig(dim=1024, num_layers=24, num_heads=16),
+    "gpt-xl": LMConfig(dim=1280, num_layers=36, num_heads=20),
+    "tiny": LMConfig(dim=64, num_layers=2, num_heads=4, num_kv_heads=2, multiple_of=32, max_seq_len=512,
+                     image_vocab_size=64, max_grid_size=32, max_text_len=32),
+}

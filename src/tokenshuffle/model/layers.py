@@ -1,0 +1,53 @@
+"""LLaMA building blocks: RMSNorm, SwiGLU feed-forward, rotary position embedding (RoPE)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, *, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Normalise in float32 as LLaMA does, then cast back (matters under bf16 autocast).
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return xf.type_as(x) * self.weight
+
+
+class SwiGLU(nn.Module):
+    """w2(silu(w1 x) * w3 x) (Shazeer, 2020), as in LLaMA."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.w1 = nn.Linear(dim, hidden, bias=False)
+        self.w3 = nn.Linear(dim, hidden, bias=False)
+        self.w2 = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(nn.functional.silu(self.w1(x)) * self.w3(x))
+
+
+def rope_table(*, max_len: int, head_dim: int, theta: float) -> torch.Tensor:
+    """(max_len, head_dim/2, 2) cos/sin of the rotation for each position and frequency pair."""
+    freqs = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+    angles = torch.outer(torch.arange(max_len, dtype=torch.float64), freqs)  # (max_len, head_dim/2)
+    return torch.stack([angles.cos(), angles.sin()], dim=-1).float()
+
+
+def apply_rope(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Rotate (B, L, H, hd) by the (L, hd/2, 2) table rows of each position (half-split pairing).
+
+    Pairs dimension i with i + hd/2 (the Hugging Face Llama convention), so checkpoints from
+    ``transformers`` load without permuting the q/k projections.
+    """
+    half = x.shape[-1] // 2
+    x1, x2 = x.float()[..., :half], x.float()[..., half:]
+    cos = table[None, :, None, :, 0]  # (1, L, 1, hd/2)
+    sin = table[None, :, None, :, 1]
+    out = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+    return out.type_as(x)

@@ -1,0 +1,81 @@
+"""TokenShuffleLM: embeddings + TokenShuffle + LLaMA decoder + TokenUnshuffle + visual head.
+
+Inputs are a token prefix ``[BOS] text [SOI] <h> <w>`` (B, P) and image codes grouped by window
+(B, n, s²) (see ``tokenshuffle.ops.codes_to_windows``); each window becomes one decoder position.
+``forward`` returns hidden states; ``image_logits`` maps the hidden state at one position to the
+logits of all s² codes of the *next* window, through TokenUnshuffle and the shared visual head.
+With s=1 there are no shuffle modules: the model is exactly a plain LLaMA-style LM whose image
+logits are the image-code rows of its output layer.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from tokenshuffle.model.config import LMConfig
+from tokenshuffle.model.decoder import Decoder
+from tokenshuffle.modules import TokenShuffle, TokenUnshuffle
+
+
+class TokenShuffleLM(nn.Module):
+    def __init__(self, config: LMConfig) -> None:
+        super().__init__()
+        self.config = config
+        s = config.shuffle_window
+        self.tok_embeddings = nn.Embedding(config.vocab_size, config.dim)
+        self.decoder = Decoder(config.decoder_config())
+        # One output layer over the whole vocabulary; image logits use its image-code rows.
+        self.output = nn.Linear(config.dim, config.vocab_size, bias=False)
+        if s > 1:
+            self.shuffle = TokenShuffle(config.dim, s=s, num_mlp_blocks=config.num_mlp_blocks, eps=config.norm_eps)
+            self.unshuffle = TokenUnshuffle(config.dim, s=s, num_mlp_blocks=config.num_mlp_blocks,
+                                            eps=config.norm_eps)
+        else:
+            self.shuffle = self.unshuffle = None
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=self.config.init_std)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+
+    @property
+    def s(self) -> int:
+        return self.config.shuffle_window
+
+    def setup_cache(self, *, batch: int, max_len: int, dtype: torch.dtype | None = None, device=None) -> None:
+        p = self.output.weight
+        self.decoder.setup_cache(batch=batch, max_len=max_len, dtype=dtype or p.dtype, device=device or p.device)
+
+    def clear_cache(self) -> None:
+        self.decoder.clear_cache()
+
+    def embed_windows(self, windows: torch.Tensor) -> torch.Tensor:
+        """(B, n, s²) codes in [0, V) -> (B, n, D), one decoder input per window."""
+        x = self.tok_embeddings(windows + self.config.image_offset)  # (B, n, s², D)
+        if self.shuffle is None:
+            return x[:, :, 0]  # (B, n, D)
+        return self.shuffle(x)
+
+    def forward(
+        self, prefix: torch.Tensor, windows: torch.Tensor, *, input_pos: torch.Tensor, valid: torch.Tensor
+    ) -> torch.Tensor:
+        """prefix (B, P) ids and windows (B, n, s²) codes at ``input_pos`` (P+n,) -> hidden (B, P+n, D).
+
+        ``valid`` (B, P+n) is False at left padding of the prefix; either part may be empty (P=0 for a
+        decode step, n=0 for prefill).
+        """
+        x = torch.cat([self.tok_embeddings(prefix), self.embed_windows(windows)], dim=1)  # (B, P+n, D)
+        return self.decoder(x, input_pos=input_pos, valid=valid)
+
+    def image_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(B, n, D) hidden -> (B, n, s², V) logits of the s² codes of each position's next window."""
+        u = hidden[:, :, None] if self.unshuffle is None else self.unshuffle(hidden)  # (B, n, s², D)
+        return F.linear(u, self.output.weight[self.config.image_offset :])
+
+    def text_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) hidden -> (B, L, vocab) logits over the whole vocabulary (text loss, EOI)."""
+        return self.output(hidden)

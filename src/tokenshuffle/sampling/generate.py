@@ -1,0 +1,142 @@
+"""Autoregressive sampling of image codes: prefill, one ``decode_step`` per window, ``generate``.
+
+Each decode step feeds the s² codes of the last window as one position and emits the logits of all
+s² codes of the next window; they are drawn together, each from its own logits (paper Sec. 3.2).
+``decode_step`` is the ``torch.compile`` target: fixed shapes, the static KV cache, no sampling.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from tokenshuffle.errors import check_range
+from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.ops import check_window, windows_to_codes
+from tokenshuffle.sampling.guidance import CFGSchedule, cfg_combine
+from tokenshuffle.sampling.logits import check_sampling_args, sample_logits
+from tokenshuffle.sequence import build_prefix
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How to sample. ``guidance_scale`` 1 means no guidance (and no unconditional batch)."""
+
+    guidance_scale: float = 1.0
+    cfg_schedule: str = "half-linear"
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def __post_init__(self) -> None:
+        check_range("guidance_scale", self.guidance_scale, low=0)
+        CFGSchedule(self.cfg_schedule)
+        check_sampling_args(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+
+    @property
+    def use_cfg(self) -> bool:
+        return self.guidance_scale != 1.0
+
+
+def prefill(lm: TokenShuffleLM, prefix: torch.Tensor, *, valid: torch.Tensor) -> torch.Tensor:
+    """Run the (B, P) prefix into the cache -> (B, s², V) logits of the first window."""
+    B, P = prefix.shape
+    no_windows = prefix.new_zeros(B, 0, lm.s * lm.s)
+    input_pos = torch.arange(P, device=prefix.device)
+    hidden = lm(prefix, no_windows, input_pos=input_pos, valid=valid)  # (B, P, D)
+    return lm.image_logits(hidden[:, -1:])[:, 0]  # (B, s², V)
+
+
+def decode_step(
+    lm: TokenShuffleLM, windows: torch.Tensor, *, input_pos: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    """Feed (B, 1, s²) codes at ``input_pos`` (1,) -> (B, s², V) logits of the next window."""
+    no_prefix = windows.new_zeros(windows.shape[0], 0)
+    hidden = lm(no_prefix, windows, input_pos=input_pos, valid=valid)  # (B, 1, D)
+    return lm.image_logits(hidden)[:, 0]  # (B, s², V)
+
+
+def compile_decode_step(fn=decode_step):
+    """torch.compile ``fn``; where no compiler backend works, warn once and run eagerly."""
+    try:
+        compiled = torch.compile(fn, dynamic=False)
+    except Exception as exc:  # noqa: BLE001 - any backend failure means "run eagerly"
+        warnings.warn(f"torch.compile unavailable ({exc}); decoding eagerly", stacklevel=2)
+        return fn
+    state = {"fn": compiled}
+
+    def step(*args, **kwargs):
+        try:
+            return state["fn"](*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - compilation happens lazily at the first call
+            if state["fn"] is fn:
+                raise
+            warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); decoding eagerly", stacklevel=2)
+            state["fn"] = fn
+            return fn(*args, **kwargs)
+
+    return step
+
+
+def check_grid(lm: TokenShuffleLM, grid: tuple[int, int]) -> tuple[int, int]:
+    h, w = check_window(grid, lm.s)
+    cfg = lm.config
+    if max(h, w) > cfg.max_grid_size:
+        raise ValueError(f"grid h={h}, w={w} exceeds the model's max_grid_size={cfg.max_grid_size}")
+    return h, w
+
+
+@torch.no_grad()
+def generate(
+    lm: TokenShuffleLM,
+    texts: list[list[int]],
+    *,
+    grid: tuple[int, int],
+    sampling: SamplingConfig = SamplingConfig(),
+    generator: torch.Generator | None = None,
+    compile: bool = False,
+    progress=None,
+) -> torch.Tensor:
+    """Sample a (B, h, w) code grid for each tokenised prompt in ``texts``.
+
+    ``progress``, if given, is called with the number of image positions done after each step.
+    """
+    h, w = check_grid(lm, grid)
+    s = lm.s
+    device = lm.output.weight.device
+    num_positions = (h // s) * (w // s)
+    prefix, valid = build_prefix(texts, grid=(h, w), config=lm.config, guidance=sampling.use_cfg)
+    prefix, valid = prefix.to(device), valid.to(device)
+    rows, P = prefix.shape
+    B = len(texts)
+    if P + num_positions > lm.config.max_seq_len:
+        raise ValueError(
+            f"{P} prefix + {num_positions} image positions exceed max_seq_len={lm.config.max_seq_len}; "
+            "use a smaller height/width or a larger shuffle window"
+        )
+    scales = CFGSchedule(sampling.cfg_schedule).scales(num_positions, target=sampling.guidance_scale)
+    step = compile_decode_step() if compile else decode_step
+    positions = torch.arange(P, P + num_positions, device=device)
+    step_valid = torch.ones(rows, 1, dtype=torch.bool, device=device)
+    out = torch.empty(B, num_positions, s * s, dtype=torch.long, device=device)  # (B, N, s²)
+
+    lm.setup_cache(batch=rows, max_len=P + num_positions)
+    try:
+        logits = prefill(lm, prefix, valid=valid)  # (rows, s², V)
+        for t in range(num_positions):
+            if t > 0:
+                fed = out[:, t - 1 : t].repeat(rows // B, 1, 1)  # (rows, 1, s²): same codes for cond/uncond
+                logits = step(lm, fed, input_pos=positions[t - 1 : t], valid=step_valid)
+            if sampling.use_cfg:
+                logits = cfg_combine(logits, scales[t])  # (B, s², V)
+            out[:, t] = sample_logits(
+                logits, temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p,
+                generator=generator,
+            )
+            if progress is not None:
+                progress(t + 1)
+    finally:
+        lm.clear_cache()
+    return windows_to_codes(out, grid=(h, w), s=s)

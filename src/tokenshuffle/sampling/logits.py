@@ -1,0 +1,48 @@
+"""Turning logits into codes: temperature, top-k, top-p (nucleus), drawn from an explicit generator."""
+
+from __future__ import annotations
+
+import torch
+
+from tokenshuffle.errors import check_range
+
+
+def check_sampling_args(*, temperature: float, top_k: int | None, top_p: float | None) -> None:
+    check_range("temperature", temperature, low=0)
+    if top_k is not None:
+        check_range("top_k", top_k, low=1)
+    if top_p is not None:
+        check_range("top_p", top_p, low=0, high=1, low_open=True)
+
+
+def filter_logits(logits: torch.Tensor, *, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    """(..., V) -> (..., V) with everything outside the top-k / top-p set at -inf."""
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (..., 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = sorted_logits.softmax(dim=-1)
+        # Drop a token when the mass before it already reaches top_p; the first token always stays.
+        drop = probs.cumsum(dim=-1) - probs >= top_p
+        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        logits = torch.empty_like(logits).scatter_(-1, order, sorted_logits)
+    return logits
+
+
+def sample_logits(
+    logits: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """(..., V) logits -> (...) sampled ids; temperature 0 is greedy (argmax)."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = filter_logits(logits.float() / temperature, top_k=top_k, top_p=top_p)
+    probs = logits.softmax(dim=-1)
+    flat = probs.reshape(-1, probs.shape[-1])  # (rows, V)
+    ids = torch.multinomial(flat, 1, generator=generator)  # (rows, 1)
+    return ids.reshape(probs.shape[:-1])

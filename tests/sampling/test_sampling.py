@@ -1,0 +1,117 @@
+import math
+
+import pytest
+import torch
+
+import tokenshuffle as ts
+from tokenshuffle.sampling import SCHEDULES, cfg_combine, filter_logits, sample_logits
+
+
+def tiny(s=2):
+    torch.manual_seed(0)
+    return ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=s)).eval()
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_every_schedule_is_one_at_scale_one(name):
+    assert ts.CFGSchedule(name).scales(37, target=1.0) == [1.0] * 37
+
+
+def test_schedule_formulas():
+    g, N = 7.0, 100
+    half = ts.CFGSchedule("half-linear").scales(N, target=g)
+    assert half[0] == 1.0 and half[25] == pytest.approx(4.0) and half[50:] == [g] * 50
+    lin = ts.CFGSchedule("linear").scales(N, target=g)
+    assert lin[0] == 1.0 and lin[50] == pytest.approx(4.0) and lin[-1] < g
+    assert ts.CFGSchedule("constant").scales(N, target=g) == [g] * N
+    drop = ts.CFGSchedule("drop-first").scales(N, target=g)
+    assert drop[:12] == [1.0] * 12 and drop[13:] == [g] * 87
+    sine = ts.CFGSchedule("sine").scales(N, target=g)
+    assert sine[0] == 1.0 and sine[50] == pytest.approx(1 + 6 * math.sin(math.pi / 4))
+    sig = ts.CFGSchedule("sigmoid").scales(N, target=g)
+    assert sig[0] == pytest.approx(1.0) and sig[50] == pytest.approx(4.0)
+    assert all(a <= b for a, b in zip(sig, sig[1:], strict=False))
+
+
+def test_cfg_combine_layout_and_scale_one():
+    cond, uncond = torch.randn(3, 4, 10), torch.randn(3, 4, 10)
+    both = torch.cat([cond, uncond])  # [cond; uncond]
+    assert torch.allclose(cfg_combine(both, 1.0), cond, atol=1e-6)
+    assert torch.allclose(cfg_combine(both, 0.0), uncond)
+    assert torch.allclose(cfg_combine(both, 3.0), uncond + 3 * (cond - uncond))
+
+
+def test_scale_one_samples_the_conditional_distribution():
+    """With the unconditional batch present but scale 1, the guided logits are the conditional ones."""
+    lm = tiny(2)
+    from tokenshuffle.sampling import prefill
+    from tokenshuffle.sequence import build_prefix
+
+    prefix, valid = build_prefix([[1, 2, 3]], grid=(4, 4), config=lm.config, guidance=True)
+    cond_only, cvalid = build_prefix([[1, 2, 3]], grid=(4, 4), config=lm.config)
+    with torch.no_grad():
+        guided = cfg_combine(prefill(lm, prefix, valid=valid), 1.0)
+        cond = prefill(lm, cond_only, valid=cvalid)
+    assert torch.allclose(guided.softmax(-1), cond.softmax(-1), atol=1e-6)
+
+
+def test_top_k_and_top_p_filters():
+    logits = torch.log(torch.tensor([[0.5, 0.25, 0.15, 0.1]]))
+    assert torch.isinf(filter_logits(logits, top_k=2, top_p=None)[0, 2:]).all()
+    kept = ~torch.isinf(filter_logits(logits, top_k=None, top_p=0.7))
+    assert kept.tolist() == [[True, True, False, False]]
+    assert (~torch.isinf(filter_logits(logits, top_k=None, top_p=1e-6))).sum() == 1
+    g = torch.Generator().manual_seed(0)
+    draws = sample_logits(logits.expand(2000, 4), top_k=None, top_p=0.7, generator=g)
+    assert set(draws.tolist()) == {0, 1}
+    assert abs((draws == 0).float().mean().item() - 2 / 3) < 0.05
+    assert sample_logits(logits, temperature=0).item() == 0
+
+
+@pytest.mark.parametrize("s", [1, 2, 4])
+def test_same_seed_same_codes(s):
+    lm = tiny(s)
+    cfg = ts.SamplingConfig(guidance_scale=4.0, top_k=20, top_p=0.95)
+    run = lambda seed: ts.generate(lm, [[5, 6], [7]], grid=(4, 8), sampling=cfg,  # noqa: E731
+                                   generator=torch.Generator().manual_seed(seed))
+    a, b, c = run(0), run(0), run(1)
+    assert a.shape == (2, 4, 8) and a.max() < lm.config.image_vocab_size
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_greedy_generate_matches_argmax_of_full_forward():
+    """Greedy codes from the cached sampler are the argmax of a full forward pass over those codes."""
+    lm = tiny(2)
+    codes = ts.generate(lm, [[3, 4]], grid=(4, 4), sampling=ts.SamplingConfig(temperature=0))
+    from tokenshuffle.ops import codes_to_windows
+    from tokenshuffle.sequence import build_prefix
+
+    prefix, valid = build_prefix([[3, 4]], grid=(4, 4), config=lm.config)
+    windows = codes_to_windows(codes, s=2)
+    P, N = prefix.shape[1], windows.shape[1]
+    with torch.no_grad():
+        hidden = lm(prefix, windows, input_pos=torch.arange(P + N), valid=torch.cat([valid, valid.new_ones(1, N)], 1))
+        logits = lm.image_logits(hidden[:, P - 1 : P - 1 + N])
+    assert torch.equal(logits.argmax(-1), windows)
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"guidance_scale": -1.0}, "guidance_scale"),
+        ({"top_k": 0}, "top_k"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"temperature": -0.1}, "temperature"),
+        ({"cfg_schedule": "cosine"}, "cfg_schedule"),
+    ],
+)
+def test_bad_sampling_args_name_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        ts.SamplingConfig(**kwargs)
+
+
+def test_bad_grid_names_h_w_s():
+    lm = tiny(4)
+    with pytest.raises(ValueError, match=r"s=4.*h=6, w=8"):
+        ts.generate(lm, [[1]], grid=(6, 8))
