@@ -1,0 +1,22 @@
+"""Training and evaluation data: synthetic GenEval-style scenes, emoji/clipart sets, folder and tar readers.
+
+Every dataset yields the same item: ``{"image": uint8 tensor (3, H, W), "caption": str, "metadata": dict}``;
+batch them with ``collate_samples``.
+"""
+
+from tokenshuffle.data.folder import FolderWriter, ImageCaptionFolder
+from tokenshuffle.data.images import collate_samples
+from tokenshuffle.data.prompts import load_eval_prompts
+from tokenshuffle.data.scenes import SceneDataset, SceneSpec, render_scene, sample_scene, write_scenes
+
+__all__ = [
+    "FolderWriter",
+    "ImageCaptionFolder",
+    "SceneDataset",
+    "SceneSpec",
+    "collate_samples",
+    "load_eval_prompts",
+    "render_scene",
+    "sample_scene",
+    "write_scenes",
+]
