@@ -1,0 +1,168 @@
+"""TrainConfig: everything a ``tokenshuffle train`` run needs, plus named recipes and ``--set`` overrides.
+
+Recipes live in ``configs/lm_<name>.py`` (dashes become underscores), each defining ``CONFIG``;
+``--set key=value`` overrides a field, ``--set lm.dim=256`` reaches into the model's LMConfig.
+A stage names its parent in ``init_from`` (a run folder or one checkpoint folder).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tokenshuffle.errors import check_choice, check_range
+from tokenshuffle.model.config import LMConfig
+
+CONFIG_DIRS = (Path.cwd() / "configs", Path(__file__).resolve().parents[3] / "configs")
+DATA_KINDS = ("random", "scenes")  # anything else is a folder of pre-encoded code shards
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lm: LMConfig = field(default_factory=lambda: LMConfig.preset("tiny"))
+    # Data: "random" codes (tests, benchmarks), "scenes" rendered and VQ-encoded on the fly, or a
+    # code-shard folder (`tokenshuffle encode`). Pixel size sets the grid for random/scenes.
+    data: str = "scenes"
+    eval_data: str = ""  # held-out code shards; "" = the same kind as `data` with `eval_seed`
+    vq: str = ""  # VQ tokenizer folder: needed for "scenes" and for sample grids
+    text_tokenizer: str = ""  # tokenizer.json; "" = UTF-8 bytes
+    height: int = 128
+    width: int = 128
+    num_samples: int = 0  # random/scenes: cycle over this many items (0 = a fresh item every time)
+    seed: int = 0
+    eval_seed: int = 1_000_003
+    num_eval_samples: int = 64
+    caption_dropout: float = 0.1  # replaced by the empty prompt: CFG's unconditional branch
+    # Optimisation: batch_size is the global batch of one optimiser step (all ranks, all micro-steps).
+    batch_size: int = 16
+    grad_accum: int = 1
+    num_steps: int = 1000
+    lr: float = 3e-4
+    min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
+    warmup_steps: int = 100
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0  # 0 = no clipping
+    z_loss_weight: float = 0.0
+    text_loss_weight: float = 0.0
+    max_bad_steps: int = 10  # stop after this many NaN/inf losses in a row
+    # Initialisation: a parent stage's checkpoint (or run folder), or a Hugging Face Llama folder.
+    init_from: str = ""
+    init_hf_llama: str = ""
+    # Systems: precision "auto" is bf16 autocast on GPU and fp32 on CPU; parallel "auto" is FSDP2 on
+    # GPU with more than one process, DDP otherwise.
+    precision: str = "auto"
+    parallel: str = "auto"
+    activation_checkpointing: bool = False
+    compile: bool = False
+    # Watching: metrics every log_every steps, held-out bits/token every eval_every, samples every
+    # sample_every (0 = never), a checkpoint every ckpt_every keeping the last keep_last.
+    log_every: int = 10
+    eval_every: int = 200
+    sample_every: int = 0
+    num_sample_images: int = 4
+    sample_guidance_scale: float = 3.0
+    ckpt_every: int = 200
+    keep_last: int = 2
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lm, dict):
+            object.__setattr__(self, "lm", LMConfig.from_dict(self.lm))
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        check_range("height", self.height, low=16)
+        check_range("width", self.width, low=16)
+        for name in ("num_samples", "seed", "eval_seed", "num_eval_samples", "warmup_steps", "sample_every",
+                     "eval_every"):
+            check_range(name, getattr(self, name), low=0)
+        for name in ("batch_size", "grad_accum", "num_steps", "max_bad_steps", "log_every", "ckpt_every",
+                     "keep_last", "num_sample_images"):
+            check_range(name, getattr(self, name), low=1)
+        if self.batch_size % self.grad_accum:
+            raise ValueError(f"batch_size={self.batch_size} must be divisible by grad_accum={self.grad_accum}")
+        check_range("caption_dropout", self.caption_dropout, low=0, high=1)
+        check_range("lr", self.lr, low=0, low_open=True)
+        check_range("min_lr_ratio", self.min_lr_ratio, low=0, high=1)
+        check_range("weight_decay", self.weight_decay, low=0)
+        check_range("grad_clip", self.grad_clip, low=0)
+        check_range("z_loss_weight", self.z_loss_weight, low=0)
+        check_range("text_loss_weight", self.text_loss_weight, low=0)
+        check_range("sample_guidance_scale", self.sample_guidance_scale, low=0)
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        check_choice("precision", self.precision, ("auto", "fp32", "bf16"))
+        check_choice("parallel", self.parallel, ("auto", "ddp", "fsdp"))
+        if self.init_from and self.init_hf_llama:
+            raise ValueError("set at most one of init_from and init_hf_llama")
+        if self.data == "scenes" and not self.vq:
+            raise ValueError("data='scenes' encodes on the fly and needs vq=<VQ tokenizer folder>")
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Code grid of the random/scenes data (downsample 16, as the LlamaGen tokenizers)."""
+        return self.height // 16, self.width // 16
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown train settings {unknown}; valid: {sorted(names)}")
+        return cls(**d)
+
+    def override(self, assignments: list[str]) -> TrainConfig:
+        """Apply ``key=value`` strings; values are JSON (numbers, lists, true/false) or plain strings."""
+        d = self.to_dict()
+        for item in assignments:
+            key, sep, raw = item.partition("=")
+            if not sep or not key:
+                raise ValueError(f"--set expects key=value, got {item!r}")
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+            target, parts = d, key.split(".")
+            for part in parts[:-1]:
+                if not isinstance(target.get(part), dict):
+                    raise ValueError(f"--set {key}: {part!r} is not a group of settings (valid: lm.<field>)")
+                target = target[part]
+            if parts[-1] not in target:
+                raise ValueError(f"--set {key}: unknown setting; valid: {', '.join(sorted(target))}")
+            old = target[parts[-1]]
+            if isinstance(old, (int, float)) and not isinstance(old, bool) and isinstance(value, str):
+                raise ValueError(f"--set {key}: expected a number, got {raw!r}")
+            if isinstance(old, bool) and not isinstance(value, bool):
+                raise ValueError(f"--set {key}: expected true or false, got {raw!r}")
+            target[parts[-1]] = value
+        return TrainConfig.from_dict(d)
+
+
+def recipe_names() -> list[str]:
+    names = set()
+    for d in CONFIG_DIRS:
+        names |= {p.stem[3:].replace("_", "-") for p in d.glob("lm_*.py")}
+    return sorted(names)
+
+
+def load_recipe(name: str) -> TrainConfig:
+    """``configs/lm_<name>.py``'s ``CONFIG`` (or a path to such a file)."""
+    path = Path(name)
+    if path.suffix != ".py":
+        candidates = [d / f"lm_{name.replace('-', '_')}.py" for d in CONFIG_DIRS]
+        path = next((p for p in candidates if p.is_file()), candidates[0])
+    if not path.is_file():
+        raise ValueError(f"--config {name}: no such recipe; available: {', '.join(recipe_names()) or 'none'}")
+    spec = importlib.util.spec_from_file_location(f"lm_recipe_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = getattr(module, "CONFIG", None)
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"--config {name}: {path} must define CONFIG = TrainConfig(...)")
+    return config
