@@ -24,6 +24,7 @@ from tokenshuffle.data.shapes import (
     COLORS,
     HARD_PAIRS,
     SHAPES,
+    outline,
     placed_outline,
 )
 from tokenshuffle.errors import check_choice, check_range
@@ -98,15 +99,16 @@ def _place(rng, shapes_colors, *, aspect: float, relation: str | None) -> list[S
     low, high = _SIZE_RANGE[num]
     short = min(aspect, 1.0)
     objects: list[SceneObject] = []
+    radii: list[float] = []  # bounding-circle radius of each placed object, in height units
     for shape, color in shapes_colors:
         size = float(rng.uniform(low, high))
-        r = size * short / 2  # radius in height units
+        r = size * short / 2 * float(np.linalg.norm(outline(shape), axis=1).max())
         for _ in range(100):
             cx = rng.uniform(r + _MARGIN * short, aspect - r - _MARGIN * short)
             cy = rng.uniform(r + _MARGIN * short, 1 - r - _MARGIN * short)
             ok = all(
-                math.hypot(cx - o.center[0] * aspect, cy - o.center[1]) >= r + o.size * short / 2 + _GAP * short
-                for o in objects
+                math.hypot(cx - o.center[0] * aspect, cy - o.center[1]) >= r + ro + _GAP * short
+                for o, ro in zip(objects, radii, strict=True)
             )
             if ok:
                 break
@@ -115,9 +117,13 @@ def _place(rng, shapes_colors, *, aspect: float, relation: str | None) -> list[S
         angle = float(rng.uniform(-20, 20)) if shape == "heart" else float(rng.uniform(-30, 30))
         shade = int(rng.integers(-12, 13))
         objects.append(SceneObject(shape, color, (float(cx / aspect), float(cy)), size, angle, shade))
+        radii.append(r)
     if relation is not None:
-        rels = relative_position(_box(objects[0], aspect), _box(objects[1], aspect))
-        if relation not in rels:
+        # Check on boxes grown by _GAP / 2 so the relation still holds for a detector whose boxes are a
+        # few pixels off (GenEval's margin grows with box size).
+        grow = np.array([-1, -1, 1, 1]) * _GAP / 2 * short
+        boxes = [np.asarray(_box(o, aspect)) + grow for o in objects[:2]]
+        if relation not in relative_position(*boxes):
             return None
     return objects
 
@@ -174,6 +180,33 @@ def sample_scene(
         captions = [metadata["prompt"]] + [c for c in extra if c not in exclude_prompts]
         return SceneSpec(task, tuple(objects), metadata, tuple(captions), _background(rng), float(aspect))
     raise ValueError(f"could not sample a {task} scene: holdout/exclude_prompts leave no valid scene")
+
+
+def scene_for_metadata(metadata: dict, *, rng, aspect: float = 1.0) -> SceneSpec:
+    """A scene that satisfies a GenEval metadata line of this domain (e.g. an evaluation prompt).
+
+    Unnamed colours are drawn at random; used for the evaluator's ground-truth upper bound.
+    """
+    rng = _as_rng(rng)
+    task = metadata.get("tag")
+    check_choice("metadata tag", task, TASKS)
+    groups = metadata["include"]
+    relation = None
+    if task == "position":
+        relation = groups[1]["position"][0]
+        groups = [groups[1], groups[0]]  # prompt order: the placed object first, its target second
+    picks = []
+    for g in groups:
+        check_choice("metadata class", g["class"], SHAPES)
+        for _ in range(g["count"]):
+            color = g.get("color") or COLOR_NAMES[rng.integers(len(COLOR_NAMES))]
+            picks.append((g["class"], color))
+    for _ in range(1000):
+        objects = _place(rng, picks, aspect=aspect, relation=relation)
+        if objects is not None:
+            captions = (metadata["prompt"],)
+            return SceneSpec(task, tuple(objects), dict(metadata), captions, _background(rng), float(aspect))
+    raise ValueError(f"could not place the objects of {metadata['prompt']!r}")
 
 
 def _render_background(params: tuple[float, ...], height: int, width: int) -> np.ndarray:
