@@ -19,12 +19,36 @@ def _add_generate(sub) -> None:
 
 
 def _add_bench(sub) -> None:
-    from tokenshuffle import cli_generate
+    from tokenshuffle import cli_bench
 
-    cli_generate.add_bench_parser(sub)
+    cli_bench.add_parsers(sub)
 
 
-REGISTRARS = [_add_generate, _add_bench]
+def _add_vq(sub) -> None:
+    from tokenshuffle import cli_vq
+
+    cli_vq.add_parsers(sub)
+
+
+def _add_train(sub) -> None:
+    from tokenshuffle import cli_train
+
+    cli_train.add_parsers(sub)
+
+
+def _add_data(sub) -> None:
+    from tokenshuffle import cli_data
+
+    cli_data.add_parsers(sub)
+
+
+def _add_eval(sub) -> None:
+    from tokenshuffle import cli_eval
+
+    cli_eval.add_parsers(sub)
+
+
+REGISTRARS = [_add_generate, _add_bench, _add_vq, _add_train, _add_data, _add_eval]
 
 
 def build_parser() -> argparse.ArgumentParser:
