@@ -1,0 +1,182 @@
+"""``tokenshuffle bench``: measured, not claimed, speed of generation (and training).
+
+Every configuration runs in one process, one after another, with the same prompt and weights drawn
+from the same seed, so the ratios between configurations are meaningful on any machine; absolute
+times mean something only on a GPU. Each figure is the median over ``repeats`` warm runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from tokenshuffle.errors import check_choice, check_range
+from tokenshuffle.model.config import PRESETS, LMConfig
+from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.sampling.generate import SamplingConfig, generate
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+PROMPT = "a red circle to the left of a blue star"
+
+
+# -- shared helpers (also used by ``bench train``) ---------------------------------------------
+def environment(device: torch.device, dtype: str) -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    return {"device": f"{device.type}: {name}", "dtype": dtype, "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "commit": commit, "python": platform.python_version()}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed_runs(fn: Callable[[], object], *, device: torch.device, warmup: int, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak device memory on CUDA; on CPU the process's peak resident set (includes earlier configs)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def print_table(rows: list[dict], columns: list[tuple[str, str]], env: dict) -> None:
+    print(" | ".join(f"{k}={v}" for k, v in env.items()))
+    widths = [max(len(title), *(len(fmt_cell(r[key])) for r in rows)) for key, title in columns]
+    print("  ".join(title.rjust(w) for (_, title), w in zip(columns, widths, strict=True)))
+    for r in rows:
+        print("  ".join(fmt_cell(r[key]).rjust(w) for (key, _), w in zip(columns, widths, strict=True)))
+
+
+def fmt_cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+    return str(v)
+
+
+def write_json(path: str | os.PathLike, payload: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+
+
+# -- bench generate ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GenerateBench:
+    models: tuple[str, ...] = ("gpt-b",)
+    height: int = 512
+    width: int = 512
+    downsample: int = 16
+    windows: tuple[int, ...] = (1, 2, 4)
+    cfg: tuple[bool, ...] = (True,)
+    batch: int = 1
+    image_vocab_size: int = 16384
+    dtype: str = "fp32"
+    device: str = "cpu"
+    warmup: int = 1
+    repeats: int = 3
+    guidance_scale: float = 7.5
+    compile: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for m in self.models:
+            check_choice("model", m, PRESETS)
+        check_choice("dtype", self.dtype, DTYPES)
+        check_range("batch", self.batch, low=1)
+        check_range("repeats", self.repeats, low=1)
+        check_range("warmup", self.warmup, low=0)
+        check_range("downsample", self.downsample, low=1)
+        for s in self.windows:
+            check_range("window", s, low=1)
+            step = self.downsample * s
+            if self.height % step or self.width % step:
+                raise ValueError(
+                    f"height={self.height} and width={self.width} must be multiples of downsample*s={step} (s={s})"
+                )
+
+
+def bench_generate(cfg: GenerateBench, *, log=print) -> dict:
+    device = torch.device(cfg.device)
+    grid = (cfg.height // cfg.downsample, cfg.width // cfg.downsample)
+    texts = [list(PROMPT.encode())] * cfg.batch
+    rows = []
+    for name in cfg.models:
+        for s in cfg.windows:
+            torch.manual_seed(cfg.seed)
+            lm_cfg = LMConfig.preset(name, shuffle_window=s, image_vocab_size=cfg.image_vocab_size,
+                                     max_grid_size=max(PRESETS[name].max_grid_size, *grid),
+                                     max_seq_len=max(PRESETS[name].max_seq_len, grid[0] * grid[1] // s**2 + 256))
+            lm = TokenShuffleLM(lm_cfg).to(device=device, dtype=DTYPES[cfg.dtype]).eval()
+            params = sum(p.numel() for p in lm.parameters())
+            for use_cfg in cfg.cfg:
+                sampling = SamplingConfig(guidance_scale=cfg.guidance_scale if use_cfg else 1.0, top_k=1000)
+                gen = torch.Generator(device=device)
+
+                def run(grid=grid, sampling=sampling, gen=gen, lm=lm):
+                    gen.manual_seed(cfg.seed)
+                    return generate(lm, texts, grid=grid, sampling=sampling, generator=gen, compile=cfg.compile)
+
+                # Warm up on a grid of 4 windows: threads, allocator and kernels, not a whole image.
+                timed_runs(lambda lm=lm, s=s, sampling=sampling: generate(
+                    lm, texts, grid=(2 * s, 2 * s), sampling=sampling, compile=cfg.compile),
+                    device=device, warmup=cfg.warmup, repeats=0)
+                reset_peak(device)
+                times = timed_runs(run, device=device, warmup=0, repeats=cfg.repeats)
+                sec = statistics.median(times)
+                positions = grid[0] * grid[1] // (s * s)
+                row = {"model": name, "params_m": params / 1e6, "s": s, "cfg": use_cfg, "batch": cfg.batch,
+                       "grid": f"{grid[0]}x{grid[1]}", "steps": positions, "ms_per_step": 1e3 * sec / positions,
+                       "s_per_image": sec / cfg.batch, "images_per_s": cfg.batch / sec,
+                       "peak_mem_mb": peak_memory_mb(device), "times_s": times}
+                rows.append(row)
+                log(f"  {name} s={s} cfg={'on' if use_cfg else 'off'}: {row['ms_per_step']:.1f} ms/step, "
+                    f"{row['s_per_image']:.2f} s/image")
+            del lm
+    for r in rows:
+        base = next(b for b in rows if b["model"] == r["model"] and b["cfg"] == r["cfg"] and b["s"] == min(cfg.windows))
+        r["speedup"] = r["images_per_s"] / base["images_per_s"]
+    return {"benchmark": "generate", "environment": environment(device, cfg.dtype),
+            "config": dataclasses.asdict(cfg), "results": rows}
+
+
+GENERATE_COLUMNS = [("model", "model"), ("s", "s"), ("cfg", "cfg"), ("grid", "grid"), ("steps", "steps"),
+                    ("ms_per_step", "ms/step"), ("s_per_image", "s/image"), ("images_per_s", "images/s"),
+                    ("speedup", "x vs min s"), ("peak_mem_mb", "peak MB")]

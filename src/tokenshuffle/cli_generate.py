@@ -1,0 +1,78 @@
+"""``tokenshuffle generate PROMPT``: images from a pipeline folder (the shipped model by default)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+DEFAULT_MODEL = Path(__file__).parent / "assets" / "demo-model"
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("generate", help="generate images from a text prompt")
+    p.add_argument("prompt", nargs="+", help="one or more prompts")
+    p.add_argument("--model", default=None, help=f"pipeline folder (default: the shipped model, {DEFAULT_MODEL})")
+    p.add_argument("--height", type=int, default=None, help="pixels (default: the model's)")
+    p.add_argument("--width", type=int, default=None, help="pixels (default: the model's)")
+    p.add_argument("--guidance-scale", type=float, default=None, help="CFG target scale, >= 0 (1 = off)")
+    p.add_argument("--cfg-schedule", default=None,
+                   help="constant, linear, half-linear, drop-first, sine or sigmoid (default: the model's)")
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--num-images", type=int, default=4, help="images per prompt (default 4)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--compile", action="store_true", help="torch.compile the decode step")
+    p.add_argument("--out", default="out.png", help="grid PNG; single images go beside it as STEM-N.png")
+    p.set_defaults(func=run_generate)
+
+
+def image_grid(images, *, columns: int):
+    from PIL import Image
+
+    w, h = images[0].size
+    rows = math.ceil(len(images) / columns)
+    grid = Image.new("RGB", (columns * w, rows * h), "white")
+    for i, im in enumerate(images):
+        grid.paste(im, ((i % columns) * w, (i // columns) * h))
+    return grid
+
+
+def save_png(image, path: Path) -> None:
+    from tokenshuffle.serialization import atomic_write
+
+    atomic_write(path, lambda p: image.save(p, format="PNG"))
+
+
+def run_generate(args) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from tokenshuffle.pipeline import TextToImagePipeline
+
+    model = Path(args.model) if args.model else DEFAULT_MODEL
+    if not model.is_dir():
+        raise FileNotFoundError(f"--model {model} is not a pipeline folder (vq/, lm/, text_tokenizer.json)")
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"--out must name a .png file, got {args.out!r}")
+    if args.num_images < 1:
+        raise ValueError(f"--num-images must be >= 1, got {args.num_images}")
+    pipe = TextToImagePipeline.from_pretrained(model, device=args.device)
+    settings = dict(height=args.height, width=args.width, guidance_scale=args.guidance_scale,
+                    cfg_schedule=args.cfg_schedule, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    (h, w), _ = pipe.settings(**settings)  # every argument checked before any work starts
+    generator = torch.Generator(device=args.device).manual_seed(args.seed)
+    with tqdm(total=(h // pipe.lm.s) * (w // pipe.lm.s), desc="generate", unit="pos") as bar:
+        images = pipe(args.prompt, num_images=args.num_images, generator=generator, compile=args.compile,
+                      progress=lambda n: bar.update(n - bar.n), **settings)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, im in enumerate(images):
+        path = out.with_name(f"{out.stem}-{i}.png")
+        save_png(im, path)
+        paths.append(path)
+    save_png(image_grid(images, columns=args.num_images), out)
+    print(f"wrote {out} ({len(images)} images, grid) and {', '.join(str(p) for p in paths)}")
+    return 0
