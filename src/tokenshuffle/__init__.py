@@ -4,6 +4,7 @@ from tokenshuffle.model import LMConfig, TokenShuffleLM
 from tokenshuffle.modules import TokenShuffle, TokenUnshuffle
 from tokenshuffle.ops import shuffle_tokens, unshuffle_tokens
 from tokenshuffle.sampling import CFGSchedule, SamplingConfig, generate
+from tokenshuffle.vq import VQConfig, VQTokenizer
 
 __all__ = [
     "CFGSchedule",
@@ -12,6 +13,8 @@ __all__ = [
     "TokenShuffle",
     "TokenShuffleLM",
     "TokenUnshuffle",
+    "VQConfig",
+    "VQTokenizer",
     "generate",
     "shuffle_tokens",
     "unshuffle_tokens",

@@ -1,0 +1,30 @@
+"""vq-scenes-f16: the small downsample-16 tokenizer of the shipped demo, trained on synthetic scenes.
+
+vq-16-small (3.1 M parameters, 1024 x 8 l2-normalised codes): 256^2 -> 16x16 codes, 512^2 -> 32x32.
+128^2 crops of scenes rendered at 256^2 (and now and then at 512^2, so objects come at two scales),
+L1 + L2 + codebook/commitment losses, dead-code restart, no GAN (sharpness is not the goal for flat
+synthetic shapes; PSNR is). Sized for about 50 minutes on 2 CPU cores:
+
+    nice -n 5 tokenshuffle train-vq --config scenes-f16 --out runs/vq-scenes-f16
+"""
+
+from tokenshuffle.vq.config import VQConfig
+from tokenshuffle.vq.train_config import VQTrainConfig
+
+CONFIG = VQTrainConfig(
+    vq=VQConfig.preset("vq-16-small"),
+    data="scenes",
+    image_sizes=(256, 256, 256, 512),
+    crop_size=128,
+    batch_size=8,
+    num_steps=2400,
+    lr=1e-3,
+    min_lr_ratio=0.05,
+    warmup_steps=100,
+    restart_every=50,
+    restart_until=0.8,
+    sample_every=250,
+    ckpt_every=250,
+    log_every=25,
+    seed=0,
+)

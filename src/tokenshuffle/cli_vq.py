@@ -1,0 +1,103 @@
+"""``tokenshuffle train-vq``, ``encode``, ``convert-vq`` and ``eval recon``: thin wrappers over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("train-vq", help="train a VQ image tokenizer from a named recipe (configs/vq_*.py)")
+    p.add_argument("--config", required=True, help="recipe name (e.g. scenes-f16) or path to a configs/vq_*.py file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting, e.g. --set num_steps=100 --set vq.codebook_size=2048 (repeatable)")
+    p.add_argument("--out", default=None,
+                   help="run folder (default runs/vq-<config>); resumes if it holds a checkpoint")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-resume", action="store_true", help="start from scratch even if --out holds a checkpoint")
+    p.set_defaults(func=_train_vq)
+
+    p = sub.add_parser("encode", help="pre-tokenize an image-caption folder into memory-mappable code shards")
+    p.add_argument("--vq", required=True, help="tokenizer folder (config.json + model.safetensors)")
+    p.add_argument("--data", required=True, help="image-caption folder (images/ + captions.jsonl)")
+    p.add_argument("--out", required=True, help="output folder for the shards")
+    p.add_argument("--size", type=int, default=None, help="resize/centre-crop images to SIZE x SIZE first")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--shard-size", type=int, default=2048, help="images per shard")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=_encode)
+
+    p = sub.add_parser("convert-vq", help="convert a LlamaGen VQ checkpoint (.pt) into a tokenizer folder")
+    p.add_argument("checkpoint", help="LlamaGen .pt file ({'model': state_dict} or a bare state dict)")
+    p.add_argument("--out", required=True, help="output folder (config.json + model.safetensors)")
+    p.add_argument("--preset", default=None, help="vq-16 or vq-8 (default: read the architecture off the weights)")
+    p.set_defaults(func=_convert)
+
+
+def add_eval_parser(eval_sub) -> None:
+    """``eval recon``: registered on the ``eval`` subcommand group."""
+    p = eval_sub.add_parser("recon", help="reconstruction quality of a tokenizer on held-out images")
+    p.add_argument("--vq", required=True, help="tokenizer folder")
+    p.add_argument("--data", required=True, help="held-out image-caption folder")
+    p.add_argument("--size", type=int, default=None, help="resize/centre-crop images to SIZE x SIZE first")
+    p.add_argument("--num-images", type=int, default=None, help="evaluate only the first N images")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--scene-score", action="store_true",
+                   help="also score the reconstructions with the scene evaluator (needs scene metadata)")
+    p.add_argument("--json", dest="json_out", default=None, help="also write the figures to this JSON file")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=_eval_recon)
+
+
+def _threads(args) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def _train_vq(args) -> int:
+    from tokenshuffle.vq.train import train_vq
+    from tokenshuffle.vq.train_config import load_recipe
+
+    _threads(args)
+    cfg = load_recipe(args.config).override(args.overrides)
+    out = args.out or f"runs/vq-{args.config}"
+    path = train_vq(cfg, out=out, device=args.device, resume=not args.no_resume)
+    print(f"tokenizer saved to {path}")
+    return 0
+
+
+def _encode(args) -> int:
+    from tokenshuffle.data.codes import encode_folder
+
+    _threads(args)
+    info = encode_folder(args.vq, args.data, args.out, size=args.size, batch_size=args.batch_size,
+                         shard_size=args.shard_size, device=args.device)
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def _convert(args) -> int:
+    from tokenshuffle.vq.llamagen import convert_llamagen
+
+    print(f"saved {convert_llamagen(args.checkpoint, args.out, preset=args.preset)}")
+    return 0
+
+
+def _eval_recon(args) -> int:
+    from tokenshuffle.eval.recon import evaluate_recon, format_report
+
+    _threads(args)
+    result = evaluate_recon(args.vq, args.data, size=args.size, num_images=args.num_images,
+                            batch_size=args.batch_size, scene_score=args.scene_score, device=args.device)
+    print(format_report(result))
+    if args.json_out:
+        from pathlib import Path
+
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.flush()
+    return 0

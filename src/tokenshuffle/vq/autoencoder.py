@@ -1,0 +1,219 @@
+"""VQTokenizer: images in [-1, 1] <-> integer code grids.
+
+Fully convolutional (plus attention at the lowest resolution), so any height and width that are
+multiples of ``downsample`` work, square or not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from tokenshuffle.vq.blocks import Downsample, Level, MidBlock, Upsample, group_norm
+from tokenshuffle.vq.config import VQConfig
+from tokenshuffle.vq.quantizer import QuantizerOutput, VectorQuantizer
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: VQConfig):
+        super().__init__()
+        widths = [cfg.base_channels * m for m in cfg.channel_mult]
+        last = len(widths) - 1
+        self.conv_in = nn.Conv2d(3, cfg.base_channels, 3, padding=1)
+        self.levels = nn.ModuleList(
+            Level(
+                cfg.base_channels if i == 0 else widths[i - 1],
+                widths[i],
+                num_blocks=cfg.num_res_blocks,
+                attn=i == last,
+                resample=Downsample if i != last else None,
+                groups=cfg.norm_groups,
+                dropout=cfg.dropout,
+            )
+            for i in range(len(widths))
+        )
+        self.mid = MidBlock(widths[-1], groups=cfg.norm_groups, dropout=cfg.dropout)
+        self.norm_out = group_norm(widths[-1], cfg.norm_groups)
+        self.conv_out = nn.Conv2d(widths[-1], cfg.z_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv_in(x)
+        for level in self.levels:
+            h = level(h)
+        h = self.mid(h)
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+
+class Decoder(nn.Module):
+    """Mirror of the encoder. ``levels[i]`` works at the resolution of encoder level ``i``; they
+    run from the lowest resolution (last) to full resolution (``levels[0]``)."""
+
+    def __init__(self, cfg: VQConfig):
+        super().__init__()
+        widths = [cfg.base_channels * m for m in cfg.channel_mult]
+        last = len(widths) - 1
+        self.conv_in = nn.Conv2d(cfg.z_channels, widths[-1], 3, padding=1)
+        self.mid = MidBlock(widths[-1], groups=cfg.norm_groups, dropout=cfg.dropout)
+        self.levels = nn.ModuleList(
+            Level(
+                widths[min(i + 1, last)],
+                widths[i],
+                num_blocks=cfg.num_res_blocks + 1,
+                attn=i == last,
+                resample=Upsample if i != 0 else None,
+                groups=cfg.norm_groups,
+                dropout=cfg.dropout,
+            )
+            for i in range(len(widths))
+        )
+        self.norm_out = group_norm(widths[0], cfg.norm_groups)
+        self.conv_out = nn.Conv2d(widths[0], 3, 3, padding=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.mid(self.conv_in(z))
+        for level in reversed(self.levels):
+            h = level(h)
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+
+@dataclass
+class VQOutput:
+    recon: torch.Tensor  # (B, 3, H, W), not clamped (the loss sees the raw output)
+    codes: torch.Tensor  # (B, h, w)
+    codebook_loss: torch.Tensor
+    commitment_loss: torch.Tensor
+    latents: torch.Tensor  # (B*h*w, D) detached, for dead-code restart
+
+
+class VQTokenizer(nn.Module):
+    def __init__(self, config: VQConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.quant_proj = nn.Conv2d(config.z_channels, config.codebook_dim, 1)
+        self.quantizer = VectorQuantizer(
+            config.codebook_size, config.codebook_dim, l2_norm=config.l2_norm, beta=config.commitment_beta
+        )
+        self.post_quant_proj = nn.Conv2d(config.codebook_dim, config.z_channels, 1)
+        self.decoder = Decoder(config)
+
+    @property
+    def downsample(self) -> int:
+        return self.config.downsample
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.codebook_size
+
+    def grid_size(self, height: int, width: int) -> tuple[int, int]:
+        """Code grid (h, w) for an image of ``height`` x ``width``; ValueError if not a multiple."""
+        f = self.downsample
+        if height <= 0 or width <= 0 or height % f or width % f:
+            raise ValueError(
+                f"image size {height}x{width} (height x width) is not a multiple of the tokenizer's "
+                f"downsample factor {f}; use sizes like {f * max(1, height // f)}x{f * max(1, width // f)}"
+            )
+        return height // f, width // f
+
+    def _check_images(self, images: torch.Tensor) -> None:
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must have shape (B, 3, H, W), got {tuple(images.shape)}")
+        self.grid_size(images.shape[2], images.shape[3])
+
+    def quantize(self, images: torch.Tensor) -> QuantizerOutput:
+        self._check_images(images)
+        return self.quantizer(self.quant_proj(self.encoder(images)))
+
+    def decode_latents(self, quantized: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.post_quant_proj(quantized.to(self.post_quant_proj.weight.dtype)))
+
+    def forward(self, images: torch.Tensor) -> VQOutput:
+        q = self.quantize(images)
+        return VQOutput(
+            recon=self.decode_latents(q.quantized),
+            codes=q.codes,
+            codebook_loss=q.codebook_loss,
+            commitment_loss=q.commitment_loss,
+            latents=q.latents,
+        )
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) images in [-1, 1] -> (B, H/f, W/f) long codes."""
+        return self.quantize(images).codes
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, h, w) codes -> (B, 3, h*f, w*f) images clamped to [-1, 1]."""
+        if codes.ndim != 3 or codes.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+            raise ValueError(
+                f"codes must be an integer tensor of shape (B, h, w), got {codes.dtype} {tuple(codes.shape)}"
+            )
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
+            raise ValueError(
+                f"codes must lie in [0, {self.codebook_size - 1}] (codebook_size {self.codebook_size}), "
+                f"got values in [{int(codes.min())}, {int(codes.max())}]"
+            )
+        return self.decode_latents(self.quantizer.lookup(codes.long())).clamp(-1.0, 1.0)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` into ``directory``, each atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        _atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+        _atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(self.config.to_json() + "\n"))
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, *, device: str | torch.device = "cpu") -> VQTokenizer:
+        directory = Path(directory)
+        for name in (CONFIG_NAME, WEIGHTS_NAME):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"--vq {directory}: no {name} (expected a folder written by save_pretrained)")
+        config = VQConfig.from_dict(json.loads((directory / CONFIG_NAME).read_text()))
+        model = cls(config)
+        state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
+        load_state_strict(model, state)
+        return model.to(device).eval()
+
+
+def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """``load_state_dict`` that lists every missing, unexpected or mis-shaped key in one ValueError."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in set(own) & set(state)
+        if state[k].shape != own[k].shape
+    )
+    if missing or unexpected or shapes:
+        raise ValueError(
+            f"checkpoint does not match the model: missing keys {missing}; unexpected keys {unexpected}; "
+            f"shape mismatches {shapes}"
+        )
+    model.load_state_dict(state)
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

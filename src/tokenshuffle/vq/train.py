@@ -1,0 +1,189 @@
+"""The VQ training loop: ``train_vq(config, out=DIR)``.
+
+Loss: L1 + L2 reconstruction, codebook + commitment (beta in ``VQConfig``), and optionally a
+PatchGAN hinge loss from ``disc_start`` on. Dead-code restart moves codes that went unused for
+``restart_every`` steps onto recent encoder outputs, which keeps usage high without an entropy
+loss. Everything needed to resume (weights, EMA, optimizer, discriminator, counters) is saved to
+``DIR/checkpoint``; the tokenizer itself (EMA weights when EMA is on) to ``DIR`` as
+config.json + model.safetensors.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from tokenshuffle.vq.autoencoder import VQTokenizer, _atomic_write
+from tokenshuffle.vq.checkpoint import has_state, load_state, save_state
+from tokenshuffle.vq.data import to_uint8, training_batches
+from tokenshuffle.vq.losses import PatchDiscriminator, hinge_d_loss, hinge_g_loss, reconstruction_loss
+from tokenshuffle.vq.train_config import VQTrainConfig
+
+# Latents kept for dead-code restart: enough to draw fresh codes from several recent batches.
+_LATENT_POOL = 16384
+
+
+def lr_at(cfg: VQTrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to ``lr * min_lr_ratio``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = (step - cfg.warmup_steps) / max(1, cfg.num_steps - cfg.warmup_steps)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def psnr(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB for images in [-1, 1] (peak-to-peak 2)."""
+    mse = (recon.float().clamp(-1, 1) - target.float()).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(4.0 / mse.clamp_min(1e-10))
+
+
+def save_grid(path: Path, originals: torch.Tensor, recons: torch.Tensor) -> None:
+    """Originals on the top row, reconstructions below, as one PNG."""
+    grid = torch.cat([torch.cat(list(to_uint8(originals)), dim=2), torch.cat(list(to_uint8(recons)), dim=2)], dim=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(grid.permute(1, 2, 0).cpu().numpy())  # (H, W, 3)
+    _atomic_write(path, lambda p: image.save(p, format="PNG"))
+
+
+class _Trainer:
+    def __init__(self, cfg: VQTrainConfig, out: Path, device: torch.device):
+        self.cfg, self.out, self.device = cfg, out, device
+        torch.manual_seed(cfg.seed)
+        self.model = VQTokenizer(cfg.vq).to(device)
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        self.disc = self.opt_d = None
+        if cfg.disc_weight > 0:
+            self.disc = PatchDiscriminator().to(device)
+            self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=cfg.betas)
+        self.step = 0
+        self.usage = torch.zeros(cfg.vq.codebook_size, dtype=torch.long, device=device)
+        self.window_used = 0.0  # fraction of codes used in the last complete restart window
+        self.restart_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+        self.pool: list[torch.Tensor] = []
+
+    def state(self) -> dict:
+        s = {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step, "usage": self.usage,
+             "restart_gen": self.restart_gen.get_state(), "config": self.cfg.to_dict()}
+        if self.ema is not None:
+            s["ema"] = self.ema.state_dict()
+        if self.disc is not None:
+            s["disc"], s["opt_d"] = self.disc.state_dict(), self.opt_d.state_dict()
+        return s
+
+    def load(self, s: dict) -> None:
+        self.model.load_state_dict(s["model"])
+        self.opt.load_state_dict(s["opt"])
+        self.step, self.usage = int(s["step"]), s["usage"].to(self.device)
+        self.restart_gen.set_state(s["restart_gen"].cpu())
+        if self.ema is not None:
+            self.ema.load_state_dict(s.get("ema", s["model"]))
+        if self.disc is not None and "disc" in s:
+            self.disc.load_state_dict(s["disc"])
+            self.opt_d.load_state_dict(s["opt_d"])
+
+    def tokenizer(self) -> VQTokenizer:
+        return self.ema if self.ema is not None else self.model
+
+    def save(self) -> None:
+        save_state(self.out / "checkpoint", self.state())
+        self.tokenizer().save_pretrained(self.out)
+
+    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+        cfg, model = self.cfg, self.model
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(cfg, self.step)
+        use_gan = self.disc is not None and self.step >= cfg.disc_start
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            out = model(x)
+            rec = reconstruction_loss(out.recon, x, l1_weight=cfg.l1_weight, l2_weight=cfg.l2_weight)
+            loss = rec + cfg.codebook_weight * (out.codebook_loss + out.commitment_loss)
+            g_loss = hinge_g_loss(self.disc(out.recon)) if use_gan else torch.zeros((), device=x.device)
+            loss = loss + cfg.disc_weight * g_loss
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        stats = {"loss": loss.item(), "rec": rec.item(), "commit": out.commitment_loss.item(), "g": g_loss.item()}
+        if use_gan:
+            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                d_loss = hinge_d_loss(self.disc(x), self.disc(out.recon.detach()))
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            stats["d"] = d_loss.item()
+        if self.ema is not None:
+            with torch.no_grad():
+                for e, p in zip(self.ema.parameters(), model.parameters(), strict=True):
+                    e.lerp_(p, 1.0 - cfg.ema_decay)
+                for e, b in zip(self.ema.buffers(), model.buffers(), strict=True):
+                    e.copy_(b)
+        self._track_codes(out.codes, out.latents)
+        stats["psnr"] = psnr(out.recon.detach(), x).mean().item()
+        self.step += 1
+        return stats
+
+    def _track_codes(self, codes: torch.Tensor, latents: torch.Tensor) -> None:
+        cfg = self.cfg
+        self.usage += torch.bincount(codes.flatten(), minlength=cfg.vq.codebook_size)
+        self.pool.append(latents)
+        while sum(t.shape[0] for t in self.pool) > _LATENT_POOL and len(self.pool) > 1:
+            self.pool.pop(0)
+        if cfg.restart_every and (self.step + 1) % cfg.restart_every == 0:
+            if self.step < cfg.restart_until * cfg.num_steps:
+                self.model.quantizer.restart_codes(self.usage == 0, torch.cat(self.pool), generator=self.restart_gen)
+            self.window_used = (self.usage > 0).float().mean().item()
+            self.usage.zero_()
+
+    @torch.no_grad()
+    def write_samples(self, x: torch.Tensor) -> None:
+        model = self.tokenizer().eval()
+        recon = model.decode(model.encode(x))
+        save_grid(self.out / "samples" / f"step_{self.step:07d}.png", x, recon)
+        self.model.train()
+
+
+def train_vq(cfg: VQTrainConfig, *, out: str | Path, device: str | torch.device | None = None,
+             resume: bool = True) -> Path:
+    """Train a tokenizer with ``cfg``; resumes from ``out/checkpoint`` when it exists. Returns ``out``."""
+    out = Path(out)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = _Trainer(cfg, out, device)
+    if resume and has_state(out / "checkpoint"):
+        trainer.load(load_state(out / "checkpoint", device=device))
+    _atomic_write(out / "train_config.json", lambda p: Path(p).write_text(json.dumps(cfg.to_dict(), indent=2)))
+    # A resumed run restarts the data stream from (seed, step): reproducible, not bit-identical.
+    batches = training_batches(cfg.data, image_sizes=cfg.image_sizes, crop_size=cfg.crop_size,
+                               batch_size=cfg.batch_size, seed=cfg.seed + 7919 * trainer.step)
+    sample_batch = next(training_batches(cfg.data, image_sizes=(min(cfg.image_sizes),), crop_size=0,
+                                         batch_size=4, seed=cfg.seed + 10**6))
+    trainer.model.train()
+    bar = tqdm(total=cfg.num_steps, initial=trainer.step, desc="train-vq", unit="step", dynamic_ncols=True)
+    start = time.time()
+    with open(out / "log.jsonl", "a") as log:
+        while trainer.step < cfg.num_steps:
+            stats = trainer.train_step(next(batches).to(device))
+            bar.update(1)
+            if trainer.step % cfg.log_every == 0 or trainer.step == cfg.num_steps:
+                used = trainer.window_used
+                bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", used=f"{used:.0%}")
+                log.write(json.dumps({"step": trainer.step, "lr": lr_at(cfg, trainer.step - 1), "used": used,
+                                      "elapsed_s": round(time.time() - start, 1), **stats}) + "\n")
+                log.flush()
+            if trainer.step % cfg.sample_every == 0 or trainer.step == cfg.num_steps:
+                trainer.write_samples(sample_batch.to(device))
+            if trainer.step % cfg.ckpt_every == 0 or trainer.step == cfg.num_steps:
+                trainer.save()
+    bar.close()
+    if not (out / "model.safetensors").is_file():
+        trainer.save()
+    return out

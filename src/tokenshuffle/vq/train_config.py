@@ -1,0 +1,137 @@
+"""VQTrainConfig: everything a ``tokenshuffle train-vq`` run needs, plus named recipes and overrides.
+
+Recipes live in ``configs/vq_<name>.py`` (dashes become underscores), each defining ``CONFIG``;
+``--set key=value`` overrides fields, ``--set vq.codebook_size=2048`` reaches into the tokenizer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tokenshuffle.errors import check_range
+from tokenshuffle.vq.config import VQConfig
+
+CONFIG_DIRS = (Path.cwd() / "configs", Path(__file__).resolve().parents[3] / "configs")
+
+
+@dataclass(frozen=True)
+class VQTrainConfig:
+    vq: VQConfig = field(default_factory=lambda: VQConfig.preset("vq-16-small"))
+    data: str = "scenes"  # "scenes" (rendered on the fly) or an image-caption folder
+    image_sizes: tuple[int, ...] = (256,)  # scenes are rendered at one of these sizes per batch
+    crop_size: int = 128  # random square crop fed to the model (0 = the whole image)
+    batch_size: int = 8
+    num_steps: int = 10000
+    lr: float = 4e-4
+    min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
+    warmup_steps: int = 200
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    l1_weight: float = 1.0
+    l2_weight: float = 1.0
+    codebook_weight: float = 1.0
+    disc_weight: float = 0.0  # 0 switches the PatchGAN off
+    disc_start: int = 0  # step at which the hinge GAN loss is switched on
+    disc_lr: float = 1e-4
+    ema_decay: float = 0.0  # 0 switches EMA off; the EMA weights are what gets saved when on
+    restart_every: int = 100  # dead-code restart: codes unused for this many steps move onto latents
+    restart_until: float = 0.85  # fraction of training after which the codebook is left alone
+    sample_every: int = 500  # PNG grid of reconstructions every this many steps
+    ckpt_every: int = 500
+    log_every: int = 50
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.vq, dict):
+            object.__setattr__(self, "vq", VQConfig.from_dict(self.vq))
+        object.__setattr__(self, "image_sizes", tuple(int(s) for s in self.image_sizes))
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if not self.image_sizes:
+            raise ValueError("image_sizes must list at least one size")
+        f = self.vq.downsample
+        for size in self.image_sizes + ((self.crop_size,) if self.crop_size else ()):
+            if size % f:
+                raise ValueError(
+                    f"image_sizes and crop_size must be multiples of the downsample factor {f}, got {size}"
+                )
+        if self.crop_size > min(self.image_sizes):
+            raise ValueError(
+                f"crop_size {self.crop_size} is larger than the smallest image size {min(self.image_sizes)}"
+            )
+        check_range("crop_size", self.crop_size, low=0)
+        check_range("batch_size", self.batch_size, low=1)
+        check_range("num_steps", self.num_steps, low=1)
+        check_range("lr", self.lr, low=0.0, low_open=True)
+        check_range("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
+        check_range("warmup_steps", self.warmup_steps, low=0)
+        check_range("grad_clip", self.grad_clip, low=0.0)
+        check_range("disc_weight", self.disc_weight, low=0.0)
+        check_range("disc_start", self.disc_start, low=0)
+        check_range("ema_decay", self.ema_decay, low=0.0, high=1.0, high_open=True)
+        check_range("restart_every", self.restart_every, low=0)
+        check_range("restart_until", self.restart_until, low=0.0, high=1.0)
+        for name in ("sample_every", "ckpt_every", "log_every"):
+            check_range(name, getattr(self, name), low=1)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["vq"] = self.vq.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> VQTrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown train-vq settings {unknown}; valid: {sorted(names)}")
+        return cls(**d)
+
+    def override(self, assignments: list[str]) -> VQTrainConfig:
+        """Apply ``key=value`` strings; values are JSON (numbers, lists, true/false) or plain strings."""
+        d = self.to_dict()
+        for item in assignments:
+            key, sep, raw = item.partition("=")
+            if not sep or not key:
+                raise ValueError(f"--set expects key=value, got {item!r}")
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+            target, parts = d, key.split(".")
+            for part in parts[:-1]:
+                if not isinstance(target.get(part), dict):
+                    raise ValueError(f"--set {key}: {part!r} is not a group of settings (valid: vq.<field>)")
+                target = target[part]
+            if parts[-1] not in target:
+                raise ValueError(f"--set {key}: unknown setting; valid: {sorted(target)}")
+            target[parts[-1]] = value
+        return VQTrainConfig.from_dict(d)
+
+
+def recipe_names() -> list[str]:
+    names = set()
+    for d in CONFIG_DIRS:
+        names |= {p.stem[3:].replace("_", "-") for p in d.glob("vq_*.py")}
+    return sorted(names)
+
+
+def load_recipe(name: str) -> VQTrainConfig:
+    """``configs/vq_<name>.py``'s ``CONFIG`` (or a path to such a file)."""
+    path = Path(name)
+    if not path.suffix == ".py":
+        candidates = [d / f"vq_{name.replace('-', '_')}.py" for d in CONFIG_DIRS]
+        path = next((p for p in candidates if p.is_file()), candidates[0])
+    if not path.is_file():
+        raise ValueError(f"--config {name}: no such recipe; available: {', '.join(recipe_names()) or 'none'}")
+    spec = importlib.util.spec_from_file_location(f"vq_recipe_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = getattr(module, "CONFIG", None)
+    if not isinstance(config, VQTrainConfig):
+        raise ValueError(f"--config {name}: {path} must define CONFIG = VQTrainConfig(...)")
+    return config

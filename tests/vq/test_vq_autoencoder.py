@@ -1,0 +1,100 @@
+import pytest
+import torch
+
+import tokenshuffle as ts
+from tokenshuffle.vq import VQConfig, VQTokenizer
+
+
+def _tiny(**kw):
+    torch.manual_seed(0)
+    return VQTokenizer(VQConfig.preset("vq-16-tiny", **kw)).eval()
+
+
+@pytest.mark.parametrize("height,width", [(16, 16), (32, 48), (64, 32)])
+def test_encode_decode_shapes(height, width):
+    model = _tiny()
+    images = torch.rand(2, 3, height, width) * 2 - 1
+    codes = model.encode(images)
+    assert codes.shape == (2, height // 16, width // 16) and codes.dtype == torch.long
+    assert 0 <= int(codes.min()) and int(codes.max()) < model.codebook_size
+    recon = model.decode(codes)
+    assert recon.shape == images.shape
+    assert float(recon.abs().max()) <= 1.0
+
+
+def test_vq8_tiny_shapes():
+    model = VQTokenizer(VQConfig.preset("vq-8-tiny")).eval()
+    assert model.downsample == 8
+    assert model.encode(torch.zeros(1, 3, 24, 40)).shape == (1, 3, 5)
+
+
+@pytest.mark.parametrize("height,width", [(250, 256), (256, 8), (30, 32)])
+def test_bad_size_names_size_and_factor(height, width):
+    model = _tiny()
+    with pytest.raises(ValueError, match=rf"{height}x{width}.*downsample factor 16"):
+        model.encode(torch.zeros(1, 3, height, width))
+
+
+def test_bad_codes_rejected():
+    model = _tiny()
+    with pytest.raises(ValueError, match="codes must lie in"):
+        model.decode(torch.full((1, 2, 2), model.codebook_size))
+    with pytest.raises(ValueError, match="shape"):
+        model.decode(torch.zeros(2, 2, dtype=torch.long))
+
+
+def test_decode_matches_forward_and_codes_are_deterministic():
+    model = _tiny()
+    images = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    out = model(images)
+    assert torch.equal(out.codes, model.encode(images))
+    torch.testing.assert_close(model.decode(out.codes), out.recon.clamp(-1, 1), atol=1e-5, rtol=1e-5)
+
+
+def test_l2_normalised_codes():
+    model = _tiny()
+    norms = model.quantizer.embeddings().norm(dim=-1)
+    torch.testing.assert_close(norms, torch.ones_like(norms))
+
+
+def test_save_load_roundtrip(tmp_path):
+    model = _tiny()
+    model.save_pretrained(tmp_path / "vq")
+    assert sorted(p.name for p in (tmp_path / "vq").iterdir()) == ["config.json", "model.safetensors"]
+    loaded = ts.VQTokenizer.from_pretrained(tmp_path / "vq")
+    assert loaded.config == model.config
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.equal(loaded.encode(images), model.encode(images))
+
+
+def test_from_pretrained_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        VQTokenizer.from_pretrained(tmp_path)
+
+
+def test_presets_match_llamagen_architecture():
+    cfg16, cfg8 = VQConfig.preset("vq-16"), VQConfig.preset("vq-8")
+    assert cfg16.channel_mult == (1, 1, 2, 2, 4) and cfg8.channel_mult == (1, 2, 2, 4)
+    for cfg in (cfg16, cfg8):
+        assert (cfg.base_channels, cfg.z_channels, cfg.codebook_size, cfg.codebook_dim) == (128, 256, 16384, 8)
+        assert cfg.l2_norm and cfg.norm_groups == 32 and cfg.num_res_blocks == 2
+    assert (cfg16.downsample, cfg8.downsample) == (16, 8)
+    with torch.device("meta"):
+        model = VQTokenizer(cfg16)
+    assert sum(p.numel() for p in model.parameters()) == 71_883_403
+    # attention only at the lowest resolution (plus the middle block)
+    assert [len(level.attns) for level in model.encoder.levels] == [0, 0, 0, 0, 2]
+    assert [len(level.attns) for level in model.decoder.levels] == [0, 0, 0, 0, 3]
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="preset"):
+        VQConfig.preset("vq-32")
+    with pytest.raises(ValueError, match="norm_groups"):
+        VQConfig(base_channels=24, norm_groups=32)
+    with pytest.raises(ValueError, match="codebook_size"):
+        VQConfig(codebook_size=1)
+    with pytest.raises(ValueError, match="unknown VQConfig fields"):
+        VQConfig.from_dict({"channels": 3})
+    cfg = VQConfig.preset("vq-16-tiny")
+    assert VQConfig.from_dict(cfg.to_dict()) == cfg
