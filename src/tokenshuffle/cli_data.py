@@ -15,7 +15,13 @@ def _run_scenes(args) -> int:
         check_choice("--tasks", task, TASKS)
     start = time.perf_counter()
     summary = write_scenes(
-        num=args.num, height=args.height, width=args.width, seed=args.seed, out=args.out, tasks=tasks
+        num=args.num,
+        height=args.height,
+        width=args.width,
+        seed=args.seed,
+        out=args.out,
+        tasks=tasks,
+        num_workers=args.workers,
     )
     elapsed = time.perf_counter() - start
     per_task = ", ".join(f"{k}={v}" for k, v in sorted(summary["per_task"].items()))
@@ -50,6 +56,7 @@ def add_parsers(sub) -> None:
     scenes.add_argument("--width", type=int, default=256)
     scenes.add_argument("--seed", type=int, default=0)
     scenes.add_argument("--tasks", default=None, help="comma-separated subset of the six GenEval tasks")
+    scenes.add_argument("--workers", type=int, default=1, help="render processes (output is the same)")
     scenes.add_argument("--out", required=True, help="output folder (images/ + captions.jsonl)")
     scenes.set_defaults(func=_run_scenes)
 

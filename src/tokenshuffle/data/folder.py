@@ -56,8 +56,13 @@ class FolderWriter:
         self.records: list[dict] = []
 
     def add(self, img: Image.Image, *, caption: str, captions=None, metadata=None, **fields) -> str:
+        """Write ``img`` as the next PNG and remember its record; returns the file name."""
+        return self.add_encoded(encode_png(img), caption=caption, captions=captions, metadata=metadata, **fields)
+
+    def add_encoded(self, png: bytes, *, caption: str, captions=None, metadata=None, **fields) -> str:
+        """Like ``add`` for an already PNG-encoded image (from a worker process)."""
         name = f"images/{len(self.records):06d}.png"
-        atomic_write_bytes(self.root / name, encode_png(img))
+        atomic_write_bytes(self.root / name, png)
         record = {"file": name, "caption": caption, "captions": list(captions or [caption])}
         record["metadata"] = metadata if metadata is not None else {}
         record.update(fields)
