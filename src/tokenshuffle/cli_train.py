@@ -1,4 +1,4 @@
-"""``tokenshuffle train --config NAME [--set key=value ...] [--resume]``: parse -> TrainConfig -> train()."""
+"""``tokenshuffle train --config NAME [--set key=value ...] [--resume]`` and ``tokenshuffle eval nll``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (metrics still go to metrics.jsonl)")
     p.set_defaults(func=run_train)
+    _add_nll_parser(sub)
 
 
 def run_train(args) -> int:
@@ -43,3 +44,52 @@ def run_train(args) -> int:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float))
         print(f"done: step {last.get('step')}: {shown}; model in {out}/lm")
     return 0
+
+
+def run_eval_nll(args) -> int:
+    """Load the LM and the held-out data named by ``args``, print (and optionally save) the NLL."""
+    from pathlib import Path
+
+    from tokenshuffle.cli_eval import write_json
+    from tokenshuffle.eval.nll import NLLConfig, heldout_nll
+    from tokenshuffle.text import ByteTokenizer, load_text_tokenizer
+    from tokenshuffle.train.batches import SceneCodes, ShardCodes
+    from tokenshuffle.train.checkpoint import load_lm
+
+    config = NLLConfig(num_samples=args.num_samples, batch_size=args.batch_size)
+    lm = load_lm(args.model).eval()
+    tok_path = args.text_tokenizer or next(
+        (str(p) for p in (Path(args.model) / "text_tokenizer.json", Path(args.model).parent / "text_tokenizer.json")
+         if p.is_file()), "")
+    tokenizer = load_text_tokenizer(tok_path) if tok_path else ByteTokenizer()
+    if args.data == "scenes":
+        if not args.vq:
+            raise ValueError("--data scenes encodes held-out scenes on the fly and needs --vq DIR")
+        from tokenshuffle.vq import VQTokenizer
+
+        source = SceneCodes(VQTokenizer.from_pretrained(args.vq), height=args.height, width=args.width,
+                            seed=args.seed, num_samples=config.num_samples)
+    else:
+        source = ShardCodes(args.data)
+    result = heldout_nll(lm, source, tokenizer=tokenizer, config=config)
+    print(f"held-out NLL: {result['bits_per_token']:.4f} bits per image token "
+          f"({result['num_samples']} images, {result['num_tokens']} tokens)")
+    if args.json:
+        write_json(args.json, {"model": str(args.model), "data": args.data, **result})
+    return 0
+
+
+def _add_nll_parser(sub) -> None:
+    from tokenshuffle.cli_eval import add_eval_subcommand
+
+    p = add_eval_subcommand(sub, "nll", help="held-out bits per image token of an LM folder", func=run_eval_nll)
+    p.add_argument("--model", required=True, help="LM folder (config.json + model.safetensors), e.g. a checkpoint")
+    p.add_argument("--data", default="scenes", help="code-shard folder, or 'scenes' (rendered and encoded)")
+    p.add_argument("--vq", default="", help="VQ tokenizer folder (for --data scenes)")
+    p.add_argument("--height", type=int, default=128)
+    p.add_argument("--width", type=int, default=128)
+    p.add_argument("--seed", type=int, default=1_000_003, help="scene seed of the held-out set")
+    p.add_argument("--num-samples", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--text-tokenizer", default="", help="tokenizer.json (default: next to the model, else bytes)")
+    p.add_argument("--json", default="", help="also write the result to this JSON file")

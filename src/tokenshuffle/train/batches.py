@@ -9,6 +9,7 @@ every rank can compute its own share of a global batch without talking to the ot
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -65,6 +66,9 @@ class ShardCodes:
     """Pre-encoded code shards (``tokenshuffle.data.codes.CodeShards``)."""
 
     def __init__(self, root: str):
+        if not Path(root).is_dir():
+            raise FileNotFoundError(f"data={root}: no such folder (expected code shards written by "
+                                    "`tokenshuffle encode`, or 'random' / 'scenes')")
         from tokenshuffle.data.codes import CodeShards
 
         self.shards = CodeShards(root)

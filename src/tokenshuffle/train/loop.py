@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -221,7 +222,9 @@ def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D
         else:
             counters["bad_in_row"] += 1
             counters["num_bad"] += 1
-        schedule.step()
+        with warnings.catch_warnings():  # a skipped update still advances the schedule, by design
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+            schedule.step()
         step += 1
         window_images += cfg.batch_size
         bar.update(1)

@@ -1,0 +1,52 @@
+import pytest
+
+from tokenshuffle.train.config import TrainConfig, load_recipe
+from tokenshuffle.train.optim import build_optimizer, lr_factor, param_groups
+
+
+def test_override_sets_nested_and_typed_values():
+    cfg = load_recipe("smoke").override(["lr=1e-4", "lm.qk_norm=true", "betas=[0.8, 0.9]", "data=random"])
+    assert cfg.lr == 1e-4 and cfg.lm.qk_norm and cfg.betas == (0.8, 0.9)
+    with pytest.raises(ValueError, match="lrr: unknown setting; valid: .*lr"):
+        cfg.override(["lrr=1"])
+    with pytest.raises(ValueError, match="lm.dimm: unknown setting"):
+        cfg.override(["lm.dimm=3"])
+    with pytest.raises(ValueError, match="expected a number"):
+        cfg.override(["lr=fast"])
+    with pytest.raises(ValueError, match="expected true or false"):
+        cfg.override(["compile=1"])
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16"):
+        cfg.override(["precision=fp16"])
+    with pytest.raises(ValueError, match="batch_size=6 must be divisible by grad_accum=4"):
+        cfg.override(["batch_size=6", "grad_accum=4"])
+
+
+def test_unknown_recipe_lists_the_available_ones():
+    with pytest.raises(ValueError, match="no such recipe; available: .*smoke"):
+        load_recipe("nope")
+
+
+def test_scenes_need_a_vq():
+    with pytest.raises(ValueError, match="needs vq="):
+        TrainConfig(data="scenes", vq="")
+
+
+def test_schedule_warms_up_then_decays_to_min():
+    kw = dict(warmup_steps=10, num_steps=110, min_lr_ratio=0.1)
+    assert lr_factor(0, **kw) == pytest.approx(0.1)
+    assert lr_factor(9, **kw) == pytest.approx(1.0)
+    assert lr_factor(60, **kw) == pytest.approx(0.55)
+    assert lr_factor(110, **kw) == pytest.approx(0.1)
+    assert all(lr_factor(s, **kw) >= lr_factor(s + 1, **kw) for s in range(10, 120))
+
+
+def test_optimizer_skips_decay_on_gains_and_biases():
+    import tokenshuffle as ts
+
+    cfg = load_recipe("smoke")
+    lm = ts.TokenShuffleLM(cfg.lm)
+    decay, no_decay = param_groups(lm, weight_decay=0.1)
+    assert all(p.ndim == 2 for p in decay["params"]) and all(p.ndim == 1 for p in no_decay["params"])
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(lm.parameters()))
+    opt = build_optimizer(lm, cfg)
+    assert not opt.defaults.get("fused")  # CPU parameters: no fused kernel
