@@ -1,0 +1,55 @@
+import os
+import warnings
+
+import pytest
+import torch
+
+import tokenshuffle as ts
+
+
+def tiny():
+    torch.manual_seed(0)
+    return ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=2)).eval()
+
+
+def test_compile_falls_back_with_a_warning_when_no_backend_works(monkeypatch):
+    def broken_compile(fn, **kwargs):
+        def failing(*args, **kw):
+            raise RuntimeError("no C++ compiler found")
+
+        return failing
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    lm = tiny()
+    sampling = ts.SamplingConfig(guidance_scale=2.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        codes = ts.generate(lm, [[1, 2]], grid=(4, 4), sampling=sampling, compile=True,
+                            generator=torch.Generator().manual_seed(0))
+    assert any("decoding eagerly" in str(w.message) for w in caught)
+    eager = ts.generate(lm, [[1, 2]], grid=(4, 4), sampling=sampling, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(codes, eager)
+
+
+def test_compiled_step_is_used_when_it_works(monkeypatch):
+    calls = []
+
+    def counting_compile(fn, **kwargs):
+        def wrapped(*args, **kw):
+            calls.append(1)
+            return fn(*args, **kw)
+
+        return wrapped
+
+    monkeypatch.setattr(torch, "compile", counting_compile)
+    ts.generate(tiny(), [[1]], grid=(4, 4), compile=True)
+    assert len(calls) == 3  # every decode step after prefill: 4 windows - 1
+
+
+@pytest.mark.skipif(not os.environ.get("TOKENSHUFFLE_SLOW"), reason="real torch.compile takes minutes on CPU; "
+                    "set TOKENSHUFFLE_SLOW=1 to run")
+def test_real_compile_gives_the_eager_codes():
+    lm = tiny()
+    greedy = ts.SamplingConfig(temperature=0, guidance_scale=2.0)
+    compiled = ts.generate(lm, [[1, 2]], grid=(8, 8), sampling=greedy, compile=True)
+    assert torch.equal(compiled, ts.generate(lm, [[1, 2]], grid=(8, 8), sampling=greedy))
