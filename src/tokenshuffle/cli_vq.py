@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 
 def add_parsers(sub) -> None:
@@ -35,10 +34,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--preset", default=None, help="vq-16 or vq-8 (default: read the architecture off the weights)")
     p.set_defaults(func=_convert)
 
+    from tokenshuffle.cli_eval import add_eval_subcommand
 
-def add_eval_parser(eval_sub) -> None:
-    """``eval recon``: registered on the ``eval`` subcommand group."""
-    p = eval_sub.add_parser("recon", help="reconstruction quality of a tokenizer on held-out images")
+    p = add_eval_subcommand(sub, "recon", help="PSNR, SSIM, codebook usage and perplexity of a VQ tokenizer "
+                            "on held-out images", func=_eval_recon)
     p.add_argument("--vq", required=True, help="tokenizer folder")
     p.add_argument("--data", required=True, help="held-out image-caption folder")
     p.add_argument("--size", type=int, default=None, help="resize/centre-crop images to SIZE x SIZE first")
@@ -49,7 +48,6 @@ def add_eval_parser(eval_sub) -> None:
     p.add_argument("--json", dest="json_out", default=None, help="also write the figures to this JSON file")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
-    p.set_defaults(func=_eval_recon)
 
 
 def _threads(args) -> None:
@@ -96,8 +94,7 @@ def _eval_recon(args) -> int:
                             batch_size=args.batch_size, scene_score=args.scene_score, device=args.device)
     print(format_report(result))
     if args.json_out:
-        from pathlib import Path
+        from tokenshuffle.cli_eval import write_json
 
-        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
-    sys.stdout.flush()
+        write_json(args.json_out, result)
     return 0

@@ -1,0 +1,59 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tokenshuffle.cli import main
+from tokenshuffle.data.folder import FolderWriter
+from tokenshuffle.eval.recon import code_stats, evaluate_recon, psnr_uint8, ssim_uint8
+from tokenshuffle.vq import VQConfig, VQTokenizer
+
+
+def test_psnr_and_ssim_known_values():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randint(0, 256, (2, 3, 32, 32), generator=g, dtype=torch.uint8)
+    assert psnr_uint8(a, a).min() > 90
+    torch.testing.assert_close(ssim_uint8(a, a), torch.ones(2))
+    b = (a.int() + 5).clamp(0, 255).to(torch.uint8)
+    mse = (a.float() - b.float()).pow(2).flatten(1).mean(1)
+    torch.testing.assert_close(psnr_uint8(b, a), 10 * torch.log10(255**2 / mse))
+    noisy = (a.float() + torch.randn(a.shape, generator=g) * 40).clamp(0, 255).to(torch.uint8)
+    assert (ssim_uint8(noisy, a) < 0.9).all() and (ssim_uint8(b, a) > ssim_uint8(noisy, a)).all()
+
+
+def test_code_stats():
+    s = code_stats(torch.tensor([5, 5, 0, 0]))
+    assert s["codebook_usage_pct"] == 50.0 and s["num_codes_used"] == 2
+    assert s["perplexity"] == pytest.approx(2.0)
+
+
+def _folder(root, num=3):
+    g = np.random.default_rng(0)
+    with FolderWriter(root) as w:
+        for i in range(num):
+            w.add(Image.fromarray(g.integers(0, 256, (32, 48, 3), dtype=np.uint8)), caption=f"c{i}")
+    return root
+
+
+def test_evaluate_recon_and_cli(tmp_path, capsys):
+    torch.manual_seed(0)
+    vq = VQTokenizer(VQConfig.preset("vq-16-tiny"))
+    vq.save_pretrained(tmp_path / "vq")
+    data = _folder(tmp_path / "data")
+    result = evaluate_recon(tmp_path / "vq", data, batch_size=2, progress=False)
+    assert result["num_images"] == 3 and result["image_sizes"] == ["32x48"]
+    assert result["num_tokens"] == 3 * 2 * 3
+    assert 0 < result["codebook_usage_pct"] <= 100 * 18 / 64
+    assert 1.0 <= result["perplexity"] <= 18
+    assert 0 < result["psnr"] < 40 and -1 <= result["ssim"] <= 1
+    rc = main(["eval", "recon", "--vq", str(tmp_path / "vq"), "--data", str(data), "--json", str(tmp_path / "r.json")])
+    assert rc == 0
+    assert "PSNR" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r.json").read_text())["psnr"] == pytest.approx(result["psnr"])
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert main(["eval", "recon", "--vq", str(tmp_path), "--data", str(tmp_path)]) == 2
+    assert "config.json" in capsys.readouterr().err
