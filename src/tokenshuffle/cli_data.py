@@ -36,6 +36,8 @@ def _run_emoji(args) -> int:
     sources = args.sources.split(",") if args.sources else None
     config = EmojiConfig(size=args.size, limit=args.limit, licenses=licenses, sources=sources, margin=args.margin)
     summary = build_emoji_dataset(config, out=args.out, cache=args.cache)
+    for name, reason in summary["unavailable"].items():
+        print(f"{name}: unavailable ({reason})")
     for name, count in summary["per_source"].items():
         print(f"{name}: {count} images ({summary['skipped'].get(name, 0)} skipped)")
     print(f"wrote {summary['num_images']} images to {args.out}")

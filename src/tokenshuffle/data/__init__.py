@@ -8,15 +8,18 @@ from tokenshuffle.data.folder import FolderWriter, ImageCaptionFolder
 from tokenshuffle.data.images import collate_samples
 from tokenshuffle.data.prompts import load_eval_prompts
 from tokenshuffle.data.scenes import SceneDataset, SceneSpec, render_scene, sample_scene, write_scenes
+from tokenshuffle.data.shards import TarShardDataset, write_tar_shards
 
 __all__ = [
     "FolderWriter",
     "ImageCaptionFolder",
     "SceneDataset",
     "SceneSpec",
+    "TarShardDataset",
     "collate_samples",
     "load_eval_prompts",
     "render_scene",
     "sample_scene",
     "write_scenes",
+    "write_tar_shards",
 ]
