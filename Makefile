@@ -23,6 +23,15 @@ lint: setup
 test: setup lint
 	$(BIN)/python -m pytest
 
+DEMO_MODEL := src/tokenshuffle/assets/demo-model
+DEMO_OUT ?= out/demo
+
+demo: setup
+	@test -d $(DEMO_MODEL) || { echo "make demo: no shipped model at $(DEMO_MODEL) yet"; exit 1; }
+	$(BIN)/tokenshuffle generate "a red circle to the left of a blue star" --num-images 4 --out $(DEMO_OUT)/circle-star.png
+	$(BIN)/tokenshuffle generate "three yellow hearts" --num-images 4 --out $(DEMO_OUT)/hearts.png
+	@echo "images are in $(DEMO_OUT)/"
+
 bench: setup
 	$(BIN)/tokenshuffle bench generate
 
