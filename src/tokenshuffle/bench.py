@@ -180,3 +180,85 @@ def bench_generate(cfg: GenerateBench, *, log=print) -> dict:
 GENERATE_COLUMNS = [("model", "model"), ("s", "s"), ("cfg", "cfg"), ("grid", "grid"), ("steps", "steps"),
                     ("ms_per_step", "ms/step"), ("s_per_image", "s/image"), ("images_per_s", "images/s"),
                     ("speedup", "x vs min s"), ("peak_mem_mb", "peak MB")]
+
+
+# -- bench train ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainBench:
+    model: str = "gpt-b"
+    height: int = 512
+    width: int = 512
+    downsample: int = 16
+    windows: tuple[int, ...] = (1, 2, 4)
+    batch: int = 1
+    image_vocab_size: int = 16384
+    dtype: str = "fp32"
+    device: str = "cpu"
+    warmup: int = 1
+    repeats: int = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("model", self.model, PRESETS)
+        check_choice("dtype", self.dtype, ("fp32", "bf16"))
+        check_range("batch", self.batch, low=1)
+        check_range("repeats", self.repeats, low=1)
+        check_range("warmup", self.warmup, low=0)
+        for s in self.windows:
+            check_range("window", s, low=1)
+            if self.height % (self.downsample * s) or self.width % (self.downsample * s):
+                raise ValueError(f"height={self.height} and width={self.width} must be multiples of "
+                                 f"downsample*s={self.downsample * s} (s={s})")
+
+
+def bench_train(cfg: TrainBench, *, log=print) -> dict:
+    """Images/s of whole training steps (forward, loss, backward, clipping, AdamW) for each window s."""
+    from tokenshuffle.train.step import lm_loss, make_batch
+
+    device = torch.device(cfg.device)
+    grid = (cfg.height // cfg.downsample, cfg.width // cfg.downsample)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    codes = torch.randint(0, cfg.image_vocab_size, (cfg.batch, *grid), generator=gen)  # (B, h, w)
+    texts = [list(PROMPT.encode())] * cfg.batch
+    autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.dtype == "bf16")
+    rows = []
+    for s in cfg.windows:
+        torch.manual_seed(cfg.seed)
+        base = PRESETS[cfg.model]
+        lm_cfg = LMConfig.preset(cfg.model, shuffle_window=s, image_vocab_size=cfg.image_vocab_size,
+                                 max_grid_size=max(base.max_grid_size, *grid),
+                                 max_seq_len=max(base.max_seq_len, grid[0] * grid[1] // s**2 + 256))
+        lm = TokenShuffleLM(lm_cfg).to(device)
+        params = sum(p.numel() for p in lm.parameters())
+        batch = make_batch(texts, codes, lm=lm).to(device)
+        opt = torch.optim.AdamW(lm.parameters(), lr=1e-4, fused=device.type == "cuda" or None)
+
+        def step(lm=lm, batch=batch, opt=opt):
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(**autocast):
+                loss, _ = lm_loss(lm, batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(lm.parameters(), 1.0)
+            opt.step()
+
+        timed_runs(step, device=device, warmup=cfg.warmup, repeats=0)
+        reset_peak(device)
+        times = timed_runs(step, device=device, warmup=0, repeats=cfg.repeats)
+        sec = statistics.median(times)
+        row = {"model": cfg.model, "params_m": params / 1e6, "s": s, "grid": f"{grid[0]}x{grid[1]}",
+               "positions": batch.prefix.shape[1] + batch.windows.shape[1], "batch": cfg.batch,
+               "s_per_step": sec, "images_per_s": cfg.batch / sec, "peak_mem_mb": peak_memory_mb(device),
+               "times_s": times}
+        rows.append(row)
+        log(f"  {cfg.model} s={s}: {row['positions']} positions, {sec:.2f} s/step, {row['images_per_s']:.3f} images/s")
+        del lm, opt
+    base_row = next(r for r in rows if r["s"] == min(cfg.windows))
+    for r in rows:
+        r["speedup"] = r["images_per_s"] / base_row["images_per_s"]
+    return {"benchmark": "train", "environment": environment(device, cfg.dtype),
+            "config": dataclasses.asdict(cfg), "results": rows}
+
+
+TRAIN_COLUMNS = [("model", "model"), ("params_m", "params M"), ("s", "s"), ("grid", "grid"),
+                 ("positions", "positions"), ("batch", "batch"), ("s_per_step", "s/step"),
+                 ("images_per_s", "images/s"), ("speedup", "x vs min s"), ("peak_mem_mb", "peak MB")]

@@ -43,6 +43,16 @@ def add_parsers(sub) -> None:
     g.add_argument("--compile", action="store_true", help="torch.compile the decode step")
     add_common(g)
     g.set_defaults(func=run_generate)
+    t = bsub.add_parser("train", help="training images/s (forward+backward+AdamW) per shuffle window")
+    t.add_argument("--model", default="gpt-b", help="LM preset (default gpt-b)")
+    t.add_argument("--height", type=int, default=512)
+    t.add_argument("--width", type=int, default=512)
+    t.add_argument("--downsample", type=int, default=16, help="VQ downsample factor (default 16)")
+    t.add_argument("--windows", type=_ints, default=(1, 2, 4), help="shuffle windows s (default 1,2,4)")
+    t.add_argument("--batch", type=int, default=1, help="images per training step")
+    t.add_argument("--image-vocab", type=int, default=16384)
+    add_common(t)
+    t.set_defaults(func=run_train)
 
 
 def _threads(args) -> None:
@@ -64,6 +74,21 @@ def run_generate(args) -> int:
                         warmup=args.warmup, repeats=args.repeats, compile=args.compile)
     result = bench_generate(cfg)
     print_table(result["results"], GENERATE_COLUMNS, result["environment"])
+    if args.json:
+        write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def run_train(args) -> int:
+    from tokenshuffle.bench import TRAIN_COLUMNS, TrainBench, bench_train, print_table, write_json
+
+    _threads(args)
+    cfg = TrainBench(model=args.model, height=args.height, width=args.width, downsample=args.downsample,
+                     windows=args.windows, batch=args.batch, image_vocab_size=args.image_vocab, dtype=args.dtype,
+                     device=args.device, warmup=args.warmup, repeats=args.repeats)
+    result = bench_train(cfg)
+    print_table(result["results"], TRAIN_COLUMNS, result["environment"])
     if args.json:
         write_json(args.json, result)
         print(f"wrote {args.json}")
