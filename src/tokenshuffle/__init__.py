@@ -3,6 +3,7 @@
 from tokenshuffle.model import LMConfig, TokenShuffleLM
 from tokenshuffle.modules import TokenShuffle, TokenUnshuffle
 from tokenshuffle.ops import shuffle_tokens, unshuffle_tokens
+from tokenshuffle.pipeline import TextToImagePipeline
 from tokenshuffle.sampling import CFGSchedule, SamplingConfig, generate
 from tokenshuffle.vq import VQConfig, VQTokenizer
 
@@ -10,6 +11,7 @@ __all__ = [
     "CFGSchedule",
     "LMConfig",
     "SamplingConfig",
+    "TextToImagePipeline",
     "TokenShuffle",
     "TokenShuffleLM",
     "TokenUnshuffle",
