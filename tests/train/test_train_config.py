@@ -50,3 +50,12 @@ def test_optimizer_skips_decay_on_gains_and_biases():
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(lm.parameters()))
     opt = build_optimizer(lm, cfg)
     assert not opt.defaults.get("fused")  # CPU parameters: no fused kernel
+
+
+def test_staged_recipes_chain_their_parents():
+    s1, s2, s3 = (load_recipe(f"scenes-stage{i}") for i in (1, 2, 3))
+    assert (s1.lm.shuffle_window, s2.lm.shuffle_window, s3.lm.shuffle_window) == (1, 2, 2)
+    assert s1.height < s2.height < s3.height
+    assert s2.init_from.endswith("lm-scenes-stage1") and s3.init_from.endswith("lm-scenes-stage2")
+    assert s3.z_loss_weight > 0 == s2.z_loss_weight
+    assert s2.lm.dim == s1.lm.dim and s2.lm.image_vocab_size == s1.lm.image_vocab_size
