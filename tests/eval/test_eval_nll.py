@@ -1,0 +1,56 @@
+import json
+import math
+
+import torch
+
+import tokenshuffle as ts
+from tokenshuffle.cli import main
+from tokenshuffle.eval.nll import NLLConfig, heldout_nll
+from tokenshuffle.text import ByteTokenizer
+from tokenshuffle.train.batches import RandomCodes
+from tokenshuffle.train.checkpoint import save_lm
+from tokenshuffle.train.step import lm_loss, make_batch
+
+
+def _lm():
+    torch.manual_seed(0)
+    return ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=2))
+
+
+def test_uniform_model_scores_log2_vocab_bits():
+    lm = _lm()
+    with torch.no_grad():
+        lm.output.weight.zero_()
+    src = RandomCodes(grid=(4, 4), vocab_size=64, seed=1, num_samples=10)
+    out = heldout_nll(lm, src, tokenizer=ByteTokenizer(), config=NLLConfig(num_samples=10, batch_size=4))
+    assert math.isclose(out["bits_per_token"], 6.0, rel_tol=1e-6)
+    assert out["num_tokens"] == 10 * 16 and out["num_samples"] == 10
+
+
+def test_token_weighted_mean_over_uneven_batches():
+    lm = _lm().eval()
+    src = RandomCodes(grid=(4, 4), vocab_size=64, seed=2, num_samples=5)
+    tok = ByteTokenizer()
+    out = heldout_nll(lm, src, tokenizer=tok, config=NLLConfig(num_samples=5, batch_size=2))
+    expected = 0.0
+    with torch.no_grad():
+        for i in range(5):  # one item at a time: no padding, independent of the batching above
+            captions, codes = src.get([i])
+            expected += lm_loss(lm, make_batch([tok.encode(captions[0])], codes, lm=lm))[1]["image_ce"] / 5
+    assert math.isclose(out["image_ce"], expected, rel_tol=1e-5)
+    assert lm.training is False
+
+
+def test_cli_eval_nll_on_scenes(tmp_path, capsys):
+    from tokenshuffle.vq import VQConfig, VQTokenizer
+
+    torch.manual_seed(0)
+    VQTokenizer(VQConfig.preset("vq-16-tiny")).save_pretrained(tmp_path / "vq")
+    save_lm(_lm(), tmp_path / "lm")
+    args = ["eval", "nll", "--model", str(tmp_path / "lm"), "--data", "scenes", "--vq", str(tmp_path / "vq"),
+            "--height", "64", "--width", "64", "--num-samples", "4", "--json", str(tmp_path / "nll.json")]
+    assert main(args) == 0
+    result = json.loads((tmp_path / "nll.json").read_text())
+    assert 0 < result["bits_per_token"] < 20 and result["num_tokens"] == 4 * 16
+    assert "bits per image token" in capsys.readouterr().out
+    assert main(["eval", "nll", "--model", str(tmp_path / "missing")]) == 2
