@@ -1,0 +1,98 @@
+import json
+
+import pytest
+import torch
+
+from tokenshuffle.cli import main
+from tokenshuffle.vq import VQConfig, VQTokenizer
+from tokenshuffle.vq.checkpoint import load_state
+from tokenshuffle.vq.losses import PatchDiscriminator, hinge_d_loss, hinge_g_loss, reconstruction_loss
+from tokenshuffle.vq.train import lr_at, train_vq
+from tokenshuffle.vq.train_config import VQTrainConfig, load_recipe
+
+
+def _cfg(**kw):
+    base = dict(vq=VQConfig.preset("vq-16-tiny"), image_sizes=(32,), crop_size=16, batch_size=2, num_steps=4,
+                warmup_steps=1, restart_every=2, sample_every=2, ckpt_every=2, log_every=1)
+    return VQTrainConfig(**{**base, **kw})
+
+
+def test_train_writes_tokenizer_samples_and_resumes(tmp_path):
+    cfg = _cfg()
+    out = train_vq(cfg, out=tmp_path / "run", device="cpu")
+    model = VQTokenizer.from_pretrained(out)
+    assert model.config == cfg.vq
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_0000002.png", "step_0000004.png"]
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4] and all(r["loss"] == r["loss"] for r in log)
+    assert load_state(out / "checkpoint")["step"] == 4
+    # Resume: extending num_steps continues from step 4 instead of starting over.
+    train_vq(cfg.override(["num_steps=6"]), out=out, device="cpu")
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log][-2:] == [5, 6]
+    assert load_state(out / "checkpoint")["step"] == 6
+
+
+def test_gan_and_ema_paths(tmp_path):
+    cfg = _cfg(disc_weight=0.5, disc_start=1, ema_decay=0.9, num_steps=2, crop_size=0)
+    out = train_vq(cfg, out=tmp_path / "run", device="cpu")
+    state = load_state(out / "checkpoint")
+    assert {"ema", "disc", "opt_d"} <= set(state)
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert "d" not in log[0] and "d" in log[1]
+    saved = VQTokenizer.from_pretrained(out).state_dict()  # the EMA weights are what gets saved
+    assert all(torch.equal(saved[k], v) for k, v in state["ema"].items())
+    assert not all(torch.equal(saved[k], v) for k, v in state["model"].items())
+
+
+def test_dead_code_restart_moves_unused_codes():
+    model = VQTokenizer(VQConfig.preset("vq-16-tiny"))
+    q = model.quantizer
+    before = q.codebook.weight.detach().clone()
+    dead = torch.zeros(q.codebook_size, dtype=torch.bool)
+    dead[:5] = True
+    latents = torch.nn.functional.normalize(torch.randn(10, q.dim), dim=-1)
+    assert q.restart_codes(dead, latents, generator=torch.Generator().manual_seed(0)) == 5
+    after = q.codebook.weight.detach()
+    assert torch.equal(after[5:], before[5:]) and not torch.equal(after[:5], before[:5])
+    # each restarted code sits next to one of the latents
+    assert (torch.cdist(q.embeddings()[:5], latents).min(1).values < 0.1).all()
+
+
+def test_losses():
+    x = torch.zeros(1, 3, 4, 4)
+    assert reconstruction_loss(x + 0.5, x).item() == pytest.approx(0.5 + 0.25)
+    assert hinge_d_loss(torch.full((2,), 2.0), torch.full((2,), -2.0)).item() == 0.0
+    assert hinge_d_loss(torch.zeros(2), torch.zeros(2)).item() == pytest.approx(1.0)
+    assert hinge_g_loss(torch.full((2,), 3.0)).item() == -3.0
+    assert PatchDiscriminator()(torch.zeros(2, 3, 64, 64)).shape == (2, 1, 6, 6)
+
+
+def test_lr_schedule():
+    cfg = _cfg(num_steps=100, warmup_steps=10, lr=1.0, min_lr_ratio=0.1)
+    assert lr_at(cfg, 0) == pytest.approx(0.1) and lr_at(cfg, 10) == pytest.approx(1.0)
+    assert lr_at(cfg, 100) == pytest.approx(0.1)
+
+
+def test_config_overrides_and_recipes():
+    cfg = _cfg().override(["batch_size=3", "vq.codebook_size=32", "betas=[0.5, 0.9]"])
+    assert cfg.batch_size == 3 and cfg.vq.codebook_size == 32 and cfg.betas == (0.5, 0.9)
+    with pytest.raises(ValueError, match="unknown setting"):
+        _cfg().override(["batchsize=3"])
+    with pytest.raises(ValueError, match="key=value"):
+        _cfg().override(["batch_size"])
+    with pytest.raises(ValueError, match="multiples of the downsample factor 16"):
+        _cfg(crop_size=24)
+    recipe = load_recipe("scenes-f16")
+    assert recipe.vq.downsample == 16 and recipe.vq.l2_norm and recipe.vq.codebook_size >= 1024
+    with pytest.raises(ValueError, match="available: .*scenes-f16"):
+        load_recipe("nope")
+
+
+def test_cli_train_vq(tmp_path, capsys):
+    rc = main(["train-vq", "--config", "scenes-f16", "--out", str(tmp_path / "run"), "--set", "num_steps=1",
+               "--set", "vq=" + json.dumps(VQConfig.preset("vq-16-tiny").to_dict()), "--set", "image_sizes=[32]",
+               "--set", "crop_size=16", "--set", "batch_size=1"])
+    assert rc == 0 and (tmp_path / "run" / "model.safetensors").is_file()
+    assert main(["train-vq", "--config", "scenes-f16", "--set", "crop_size=20"]) == 2
+    assert "crop_size" in capsys.readouterr().err
