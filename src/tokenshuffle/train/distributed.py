@@ -151,7 +151,8 @@ def full_optim_state(lm: TokenShuffleLM, optimizer: torch.optim.Optimizer, *, fs
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
 
         sd = get_optimizer_state_dict(lm, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-        return {"state": sd["state"], "param_groups": _json_groups(sd["param_groups"])}
+        # With cpu_offload only rank 0 receives the gathered state; the others get {} (and write nothing).
+        return {"state": sd.get("state", {}), "param_groups": _json_groups(sd.get("param_groups", []))}
     names = {id(p): n for n, p in lm.named_parameters()}
     sd = optimizer.state_dict()
     order = [names[id(p)] for g in optimizer.param_groups for p in g["params"]]
