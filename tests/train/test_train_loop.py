@@ -64,3 +64,18 @@ def test_stage_two_carries_decoder_and_embeddings_over(tmp_path):
         torch.testing.assert_close(child[k], parent[k], atol=1e-6, rtol=0)
     start = json.loads((tmp_path / "s2" / "metrics.jsonl").read_text().splitlines()[0])
     assert start["carried"] == len(parent) and start["new_params"] > 0
+
+
+def test_scenes_run_writes_sample_grids_and_heldout_bits(tmp_path):
+    from PIL import Image
+
+    from tokenshuffle.vq import VQConfig, VQTokenizer
+
+    torch.manual_seed(0)
+    VQTokenizer(VQConfig.preset("vq-16-tiny")).save_pretrained(tmp_path / "vq")
+    cfg = _cfg("data=scenes", f"vq={tmp_path / 'vq'}", "num_steps=2", "sample_every=2", "num_sample_images=2",
+               "eval_every=2", "num_eval_samples=4", "num_samples=8")
+    last = train(cfg, out=tmp_path / "run", progress=False)
+    grid = Image.open(tmp_path / "run" / "samples" / "step_00000002.png")
+    assert grid.size == (2 * 64, 64)
+    assert 0 < last["eval_bits_per_token"] < 12
