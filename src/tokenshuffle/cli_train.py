@@ -52,9 +52,9 @@ def run_eval_nll(args) -> int:
 
     from tokenshuffle.cli_eval import write_json
     from tokenshuffle.eval.nll import NLLConfig, heldout_nll
+    from tokenshuffle.serialization import load_lm
     from tokenshuffle.text import ByteTokenizer, load_text_tokenizer
     from tokenshuffle.train.batches import SceneCodes, ShardCodes
-    from tokenshuffle.train.checkpoint import load_lm
 
     config = NLLConfig(num_samples=args.num_samples, batch_size=args.batch_size)
     lm = load_lm(args.model).eval()

@@ -1,13 +1,19 @@
-"""Component folders in the Hugging Face layout: ``config.json`` + ``model.safetensors``, written atomically."""
+"""Component folders in the Hugging Face layout: ``config.json`` + ``model.safetensors``.
+
+A folder is written into a hidden temporary sibling and renamed into place, so a crash leaves the old
+folder or the new one, never half of either. Reading names what is missing or truncated.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -32,28 +38,54 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         raise
 
 
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Rename the folder ``tmp`` onto ``final``; an existing ``final`` is moved aside first, then removed."""
+    if final.exists():
+        trash = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
+        os.replace(final, trash / final.name)
+        os.replace(tmp, final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def write_component_files(directory: Path, *, config_json: str, state: dict[str, torch.Tensor]) -> None:
+    """Write config.json + model.safetensors into an existing folder (the caller makes it atomic)."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
+    save_file(tensors, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+    (directory / CONFIG_NAME).write_text(config_json + "\n")
+
+
 def save_component(directory: str | os.PathLike, *, config_json: str, module: nn.Module,
                    dtype: torch.dtype | None = None) -> Path:
-    """Write ``module``'s state dict (cast to ``dtype`` if given) and its config into ``directory``."""
+    """Save ``module`` (floating tensors cast to ``dtype`` if given) as a folder, replacing it atomically."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
              for k, v in module.state_dict().items()}
-    atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
-    atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(config_json + "\n"))
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
+    try:
+        write_component_files(tmp, config_json=config_json, state=state)
+        replace_dir(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return directory
 
 
 def read_component(directory: str | os.PathLike, *, what: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    """(config dict, state dict) of a component folder; FileNotFoundError naming what is missing."""
+    """(config dict, state dict); FileNotFoundError if a file is missing, ValueError if one is damaged."""
     directory = Path(directory)
     for name in (CONFIG_NAME, WEIGHTS_NAME):
         if not (directory / name).is_file():
-            raise FileNotFoundError(f"{what} {directory}: no {name} (expected a folder written by save_pretrained)")
-    return json.loads((directory / CONFIG_NAME).read_text()), load_file(str(directory / WEIGHTS_NAME))
+            raise FileNotFoundError(f"{what} {directory}: no {name} (expected config.json + model.safetensors)")
+    try:
+        return json.loads((directory / CONFIG_NAME).read_text()), load_file(str(directory / WEIGHTS_NAME))
+    except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError, OSError) as exc:
+        raise ValueError(f"{what} {directory} is truncated or corrupt ({exc})") from None
 
 
-def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], *, source: str = "checkpoint") -> None:
     """``load_state_dict`` that lists every missing, unexpected or mis-shaped key in one ValueError."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
@@ -61,7 +93,7 @@ def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     shapes = sorted(f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
                     for k in set(own) & set(state) if state[k].shape != own[k].shape)
     if missing or unexpected or shapes:
-        raise ValueError(f"checkpoint does not match the model: missing keys {missing}; "
+        raise ValueError(f"{source} does not match the model: missing keys {missing}; "
                          f"unexpected keys {unexpected}; shape mismatches {shapes}")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
@@ -70,8 +102,16 @@ def save_lm(lm: TokenShuffleLM, directory: str | os.PathLike, *, dtype: torch.dt
     return save_component(directory, config_json=lm.config.to_json(), module=lm, dtype=dtype)
 
 
-def load_lm(directory: str | os.PathLike) -> TokenShuffleLM:
+def read_lm_state(directory: str | os.PathLike) -> tuple[LMConfig, dict[str, torch.Tensor]]:
     config, state = read_component(directory, what="LM folder")
-    lm = TokenShuffleLM(LMConfig.from_dict(config))
-    load_state_strict(lm, state)
-    return lm.eval()
+    try:
+        return LMConfig.from_dict(config), state
+    except TypeError as exc:
+        raise ValueError(f"LM folder {directory}: config.json is not an LMConfig ({exc})") from None
+
+
+def load_lm(directory: str | os.PathLike, *, device: str | torch.device = "cpu") -> TokenShuffleLM:
+    config, state = read_lm_state(directory)
+    lm = TokenShuffleLM(config)
+    load_state_strict(lm, state, source=f"LM folder {directory}")
+    return lm.to(device).eval()

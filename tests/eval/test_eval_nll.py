@@ -6,9 +6,9 @@ import torch
 import tokenshuffle as ts
 from tokenshuffle.cli import main
 from tokenshuffle.eval.nll import NLLConfig, heldout_nll
+from tokenshuffle.serialization import save_lm
 from tokenshuffle.text import ByteTokenizer
 from tokenshuffle.train.batches import RandomCodes
-from tokenshuffle.train.checkpoint import save_lm
 from tokenshuffle.train.step import lm_loss, make_batch
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import tokenshuffle.train.distributed as D
+from tokenshuffle.serialization import load_lm
 from tokenshuffle.train import checkpoint as ckpt
 from tokenshuffle.train.config import load_recipe
 from tokenshuffle.train.loop import TrainingStopped, build_lm, train
@@ -20,7 +21,7 @@ def test_checkpoints_keep_last_k_and_reject_truncated_or_foreign(tmp_path):
     assert [p.name for p in found] == ["step_00000006", "step_00000009"]
     state = ckpt.load_checkpoint(found[-1])
     assert state["trainer"]["samples_seen"] == 9 * 4 and state["trainer"]["step"] == 9
-    assert set(state["optim"]["state"]) == {n for n, _ in ckpt.load_lm(tmp_path / "lm").named_parameters()}
+    assert set(state["optim"]["state"]) == {n for n, _ in load_lm(tmp_path / "lm").named_parameters()}
     with pytest.raises(ValueError, match="already holds checkpoints"):
         train(_cfg(), out=tmp_path, progress=False)
     with pytest.raises(ValueError, match="different model"):
@@ -57,8 +58,8 @@ def test_stage_two_carries_decoder_and_embeddings_over(tmp_path):
     stage2 = _cfg("lm.shuffle_window=2", f"init_from={tmp_path / 's1'}", "height=128", "width=128", "num_steps=1",
                   "lr=1e-9", "warmup_steps=0", "weight_decay=0")
     train(stage2, out=tmp_path / "s2", progress=False)
-    parent = ckpt.load_lm(tmp_path / "s1" / "lm").state_dict()
-    child = ckpt.load_lm(tmp_path / "s2" / "lm").state_dict()
+    parent = load_lm(tmp_path / "s1" / "lm").state_dict()
+    child = load_lm(tmp_path / "s2" / "lm").state_dict()
     assert any(k.startswith("shuffle.") for k in child) and not any(k.startswith("shuffle.") for k in parent)
     for k in ("tok_embeddings.weight", "decoder.layers.1.attention.wq.weight", "output.weight"):
         torch.testing.assert_close(child[k], parent[k], atol=1e-6, rtol=0)

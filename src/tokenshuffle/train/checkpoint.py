@@ -1,7 +1,7 @@
 """Training checkpoints: exact resume, atomic writes, the last K kept, clear errors for bad folders.
 
 A checkpoint is a folder ``<run>/checkpoints/step_<N>/`` holding
-  ``config.json`` + ``model.safetensors``   the LM (also a plain LM folder: ``load_lm`` reads it)
+  ``config.json`` + ``model.safetensors``   the LM (also a plain LM folder: ``serialization.load_lm`` reads it)
   ``train_state.safetensors``              optimiser moments and RNG states, keyed by parameter name
   ``trainer.json``                         format tag, step, data position, schedule, counters, the
                                            train config, optimiser hyper-parameters and every file's size
@@ -22,66 +22,18 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from tokenshuffle.model.config import LMConfig
-from tokenshuffle.model.lm import TokenShuffleLM
-
-FORMAT = "tokenshuffle-lm-train/1"
-CONFIG_NAME, WEIGHTS_NAME, STATE_NAME, TRAINER_NAME = (
-    "config.json", "model.safetensors", "train_state.safetensors", "trainer.json",
+from tokenshuffle.serialization import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    read_lm_state,
+    replace_dir,
+    write_component_files,
 )
 
-
-# -- plain LM folders -----------------------------------------------------------------------------
-def save_lm_files(directory: Path, config: LMConfig, state: dict[str, torch.Tensor]) -> None:
-    """Write config.json + model.safetensors into an existing folder (the caller makes it atomic)."""
-    tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
-    save_file(tensors, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
-    (directory / CONFIG_NAME).write_text(config.to_json() + "\n")
-
-
-def save_lm(lm: TokenShuffleLM, directory: str | os.PathLike) -> Path:
-    """Save ``lm`` as a component folder, replacing any previous one atomically."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
-    save_lm_files(tmp, lm.config, lm.state_dict())
-    _replace_dir(tmp, directory)
-    return directory
-
-
-def read_lm_state(directory: str | os.PathLike) -> tuple[LMConfig, dict[str, torch.Tensor]]:
-    directory = Path(directory)
-    for name in (CONFIG_NAME, WEIGHTS_NAME):
-        if not (directory / name).is_file():
-            raise FileNotFoundError(f"{directory}: no {name} (expected an LM folder: config.json + model.safetensors)")
-    try:
-        config = LMConfig.from_dict(json.loads((directory / CONFIG_NAME).read_text()))
-        state = load_file(str(directory / WEIGHTS_NAME))
-    except (json.JSONDecodeError, SafetensorError, OSError, TypeError) as exc:
-        raise ValueError(f"{directory} is truncated or not a tokenshuffle LM folder ({exc})") from None
-    return config, state
-
-
-def load_lm(directory: str | os.PathLike, *, device: str | torch.device = "cpu") -> TokenShuffleLM:
-    config, state = read_lm_state(directory)
-    lm = TokenShuffleLM(config)
-    load_strict(lm, state, source=str(directory))
-    return lm.to(device)
-
-
-def load_strict(model: nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
-    """``load_state_dict`` that names every missing, unexpected or mis-shaped key in one ValueError."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-                    for k in set(own) & set(state) if state[k].shape != own[k].shape)
-    if missing or unexpected or shapes:
-        raise ValueError(f"{source} does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}, "
-                         f"shape mismatches {shapes[:5]}")
-    model.load_state_dict(state)
+FORMAT = "tokenshuffle-lm-train/1"
+STATE_NAME, TRAINER_NAME = "train_state.safetensors", "trainer.json"
 
 
 # -- training checkpoints -------------------------------------------------------------------------
@@ -143,7 +95,7 @@ def save_checkpoint(
     final = root / f"step_{step:08d}"
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}.", suffix=".tmp"))
     try:
-        save_lm_files(tmp, lm_config, model_state)
+        write_component_files(tmp, config_json=lm_config.to_json(), state=model_state)
         tensors = {f"optim/{name}/{k}": v.detach().contiguous().cpu()
                    for name, moments in optim_state["state"].items() for k, v in moments.items()}
         rng = rng_state()
@@ -156,7 +108,7 @@ def save_checkpoint(
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-        _replace_dir(tmp, final)
+        replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -195,14 +147,3 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     rng = {k: v for k, v in tensors.items() if k.startswith("rng/")}
     return {"trainer": trainer, "lm_config": lm_config, "model": model,
             "optim": {"state": optim, "param_groups": trainer["param_groups"]}, "rng": rng}
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Rename ``tmp`` onto ``final``; an existing ``final`` is first moved aside, then removed."""
-    if final.exists():
-        trash = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
-        os.replace(final, trash / final.name)
-        os.replace(tmp, final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(tmp, final)

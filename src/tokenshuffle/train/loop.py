@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from tokenshuffle.eval.nll import NLLConfig, heldout_nll
 from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.serialization import load_state_strict, read_lm_state, save_lm
 from tokenshuffle.text import ByteTokenizer, load_text_tokenizer, save_text_tokenizer
 from tokenshuffle.train import checkpoint as ckpt
 from tokenshuffle.train import distributed as D
@@ -51,7 +52,7 @@ def resolve_parent(path: str) -> Path:
 def carry_over(lm: TokenShuffleLM, parent: Path) -> dict:
     """Copy every parent weight whose name and shape match (decoder, embeddings, heads); the rest
     (e.g. the shuffle MLPs a stage-1 s=1 parent never had) keeps its fresh init."""
-    config, state = ckpt.read_lm_state(parent)
+    config, state = read_lm_state(parent)
     for name in ("text_vocab_size", "max_grid_size", "image_vocab_size", "dim", "num_layers"):
         if getattr(config, name) != getattr(lm.config, name):
             raise ValueError(f"init_from={parent}: parent {name}={getattr(config, name)} differs from this "
@@ -157,7 +158,7 @@ def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D
         if state["lm_config"] != lm.config:
             raise ValueError(f"checkpoint {latest} was written for a different model (its config.json differs "
                              "from this run's lm settings)")
-        ckpt.load_strict(lm, state["model"], source=str(latest))
+        load_state_strict(lm, state["model"], source=str(latest))
     tokenizer = load_tokenizer(cfg, lm)
     lm.to(info.device)
     fsdp = D.uses_fsdp(cfg, info)
@@ -259,7 +260,7 @@ def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D
     bar.close()
     copy = _plain_copy(lm, info, fsdp)
     if copy is not None:
-        ckpt.save_lm(copy, run / "lm")
+        save_lm(copy, run / "lm")
         save_text_tokenizer(tokenizer, run / "lm" / "text_tokenizer.json")
     log.close()
     D.barrier(info)
