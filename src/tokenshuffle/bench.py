@@ -97,6 +97,23 @@ def write_json(path: str | os.PathLike, payload: dict) -> None:
     os.replace(tmp, path)
 
 
+def bench_lm_config(name: str, *, s: int, grid: tuple[int, int], image_vocab_size: int) -> LMConfig:
+    """Preset ``name`` with window s, sized so the grid fits (grid tokens and sequence length)."""
+    base = PRESETS[name]
+    return LMConfig.preset(name, shuffle_window=s, image_vocab_size=image_vocab_size,
+                           max_grid_size=max(base.max_grid_size, *grid),
+                           max_seq_len=max(base.max_seq_len, grid[0] * grid[1] // s**2 + 256))
+
+
+def check_windows(*, height: int, width: int, downsample: int, windows: tuple[int, ...]) -> None:
+    check_range("downsample", downsample, low=1)
+    for s in windows:
+        check_range("window", s, low=1)
+        step = downsample * s
+        if height % step or width % step:
+            raise ValueError(f"height={height} and width={width} must be multiples of downsample*s={step} (s={s})")
+
+
 # -- bench generate ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GenerateBench:
@@ -123,14 +140,7 @@ class GenerateBench:
         check_range("batch", self.batch, low=1)
         check_range("repeats", self.repeats, low=1)
         check_range("warmup", self.warmup, low=0)
-        check_range("downsample", self.downsample, low=1)
-        for s in self.windows:
-            check_range("window", s, low=1)
-            step = self.downsample * s
-            if self.height % step or self.width % step:
-                raise ValueError(
-                    f"height={self.height} and width={self.width} must be multiples of downsample*s={step} (s={s})"
-                )
+        check_windows(height=self.height, width=self.width, downsample=self.downsample, windows=self.windows)
 
 
 def bench_generate(cfg: GenerateBench, *, log=print) -> dict:
@@ -141,9 +151,7 @@ def bench_generate(cfg: GenerateBench, *, log=print) -> dict:
     for name in cfg.models:
         for s in cfg.windows:
             torch.manual_seed(cfg.seed)
-            lm_cfg = LMConfig.preset(name, shuffle_window=s, image_vocab_size=cfg.image_vocab_size,
-                                     max_grid_size=max(PRESETS[name].max_grid_size, *grid),
-                                     max_seq_len=max(PRESETS[name].max_seq_len, grid[0] * grid[1] // s**2 + 256))
+            lm_cfg = bench_lm_config(name, s=s, grid=grid, image_vocab_size=cfg.image_vocab_size)
             lm = TokenShuffleLM(lm_cfg).to(device=device, dtype=DTYPES[cfg.dtype]).eval()
             params = sum(p.numel() for p in lm.parameters())
             for use_cfg in cfg.cfg:
@@ -204,11 +212,7 @@ class TrainBench:
         check_range("batch", self.batch, low=1)
         check_range("repeats", self.repeats, low=1)
         check_range("warmup", self.warmup, low=0)
-        for s in self.windows:
-            check_range("window", s, low=1)
-            if self.height % (self.downsample * s) or self.width % (self.downsample * s):
-                raise ValueError(f"height={self.height} and width={self.width} must be multiples of "
-                                 f"downsample*s={self.downsample * s} (s={s})")
+        check_windows(height=self.height, width=self.width, downsample=self.downsample, windows=self.windows)
 
 
 def bench_train(cfg: TrainBench, *, log=print) -> dict:
@@ -224,10 +228,7 @@ def bench_train(cfg: TrainBench, *, log=print) -> dict:
     rows = []
     for s in cfg.windows:
         torch.manual_seed(cfg.seed)
-        base = PRESETS[cfg.model]
-        lm_cfg = LMConfig.preset(cfg.model, shuffle_window=s, image_vocab_size=cfg.image_vocab_size,
-                                 max_grid_size=max(base.max_grid_size, *grid),
-                                 max_seq_len=max(base.max_seq_len, grid[0] * grid[1] // s**2 + 256))
+        lm_cfg = bench_lm_config(cfg.model, s=s, grid=grid, image_vocab_size=cfg.image_vocab_size)
         lm = TokenShuffleLM(lm_cfg).to(device)
         params = sum(p.numel() for p in lm.parameters())
         batch = make_batch(texts, codes, lm=lm).to(device)

@@ -65,31 +65,31 @@ def _threads(args) -> None:
 
 
 def run_generate(args) -> int:
-    from tokenshuffle.bench import GENERATE_COLUMNS, GenerateBench, bench_generate, print_table, write_json
+    from tokenshuffle.bench import GENERATE_COLUMNS, GenerateBench, bench_generate
 
     _threads(args)
     cfg = GenerateBench(models=tuple(args.models.split(",")), height=args.height, width=args.width,
                         downsample=args.downsample, windows=args.windows, cfg=args.cfg, batch=args.batch,
                         image_vocab_size=args.image_vocab, dtype=args.dtype, device=args.device,
                         warmup=args.warmup, repeats=args.repeats, compile=args.compile)
-    result = bench_generate(cfg)
-    print_table(result["results"], GENERATE_COLUMNS, result["environment"])
-    if args.json:
-        write_json(args.json, result)
-        print(f"wrote {args.json}")
-    return 0
+    return _report(bench_generate(cfg), GENERATE_COLUMNS, args.json)
 
 
 def run_train(args) -> int:
-    from tokenshuffle.bench import TRAIN_COLUMNS, TrainBench, bench_train, print_table, write_json
+    from tokenshuffle.bench import TRAIN_COLUMNS, TrainBench, bench_train
 
     _threads(args)
     cfg = TrainBench(model=args.model, height=args.height, width=args.width, downsample=args.downsample,
                      windows=args.windows, batch=args.batch, image_vocab_size=args.image_vocab, dtype=args.dtype,
                      device=args.device, warmup=args.warmup, repeats=args.repeats)
-    result = bench_train(cfg)
-    print_table(result["results"], TRAIN_COLUMNS, result["environment"])
-    if args.json:
-        write_json(args.json, result)
-        print(f"wrote {args.json}")
+    return _report(bench_train(cfg), TRAIN_COLUMNS, args.json)
+
+
+def _report(result: dict, columns, json_path: str | None) -> int:
+    from tokenshuffle.bench import print_table, write_json
+
+    print_table(result["results"], columns, result["environment"])
+    if json_path:
+        write_json(json_path, result)
+        print(f"wrote {json_path}")
     return 0
