@@ -64,3 +64,16 @@ def test_bench_generate_reports_every_configuration(tmp_path, capsys):
     rows = result["results"]
     assert [(r["s"], r["cfg"]) for r in rows] == [(1, True), (1, False), (2, True), (2, False)]
     assert all(r["images_per_s"] > 0 and r["steps"] == 16 // r["s"] ** 2 for r in rows)
+
+
+def test_bench_train_reports_every_window(tmp_path):
+    out = tmp_path / "t.json"
+    code = main(["bench", "train", "--model", "tiny", "--height", "64", "--width", "64", "--windows", "1,2",
+                 "--repeats", "1", "--warmup", "0", "--image-vocab", "64", "--json", str(out)])
+    assert code == 0
+    import json
+
+    rows = json.loads(out.read_text())["results"]
+    assert [r["s"] for r in rows] == [1, 2]
+    assert rows[0]["speedup"] == 1.0 and all(r["images_per_s"] > 0 for r in rows)
+    assert rows[1]["positions"] < rows[0]["positions"]
