@@ -34,7 +34,8 @@ def _run_emoji(args) -> int:
 
     licenses = args.licenses.split(",") if args.licenses else None
     sources = args.sources.split(",") if args.sources else None
-    config = EmojiConfig(size=args.size, limit=args.limit, licenses=licenses, sources=sources, margin=args.margin)
+    config = EmojiConfig(size=args.size, limit=args.limit, licenses=licenses, sources=sources, margin=args.margin,
+                         num_workers=args.workers)
     summary = build_emoji_dataset(config, out=args.out, cache=args.cache)
     for name, reason in summary["unavailable"].items():
         print(f"{name}: unavailable ({reason})")
@@ -69,6 +70,7 @@ def add_parsers(sub) -> None:
     )
     emoji.add_argument("--size", type=int, default=256, help="output side in pixels")
     emoji.add_argument("--out", required=True, help="output folder (images/ + captions.jsonl)")
+    emoji.add_argument("--workers", type=int, default=0, help="rasterizing processes (default: one per core)")
     emoji.add_argument("--limit", type=int, default=None, help="at most this many images per source")
     emoji.add_argument("--sources", default=None, help="comma-separated subset of sources (default: all)")
     emoji.add_argument(

@@ -68,3 +68,20 @@ def test_emoji_command_with_a_tiny_limit(tmp_path):
     assert {r["license"] for r in records} <= {s.license for s in SOURCES.values()}
     assert all(r["caption"] and r["attribution"] for r in records)
     assert main(["data", "emoji", "--licenses", "GPL", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_worker_processes_do_not_change_the_folder(tmp_path):
+    outs = {}
+    for workers in (1, 2):
+        config = EmojiConfig(size=16, limit=65, sources=("fluentui-emoji",), num_workers=workers)
+        try:
+            build_emoji_dataset(config, out=tmp_path / str(workers), cache=default_cache(), progress=False)
+        except ValueError as exc:
+            if "could be fetched" in str(exc):
+                pytest.skip(f"npm cannot reach its registry here: {exc}")
+            raise
+        folder = tmp_path / str(workers)
+        outs[workers] = [(folder / "captions.jsonl").read_text()] + [
+            p.read_bytes() for p in sorted((folder / "images").iterdir())
+        ]
+    assert len(outs[1]) == 66 and outs[1] == outs[2]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -38,12 +40,14 @@ class EmojiConfig:
     licenses: tuple[str, ...] | None = None  # license ids, or ("permissive",); None = all
     sources: tuple[str, ...] | None = None  # None = all
     margin: float = 0.1  # white border on each side, fraction of size
+    num_workers: int = 0  # rasterizing processes; 0 = one per CPU core (output order never changes)
 
     def __post_init__(self):
         check_range("size", self.size, low=16, high=2048)
         if self.limit is not None:
             check_range("limit", self.limit, low=1)
         check_range("margin", self.margin, low=0, high=0.4)
+        check_range("num_workers", self.num_workers, low=0)
         for lic in self.licenses or ():
             check_choice("licenses", lic, ("permissive", *_KNOWN_LICENSES))
         for name in self.sources or ():
@@ -124,6 +128,11 @@ def rasterize(svg: str, *, size: int, margin: float) -> Image.Image | None:
     return img
 
 
+def _rasterize_job(job: tuple[str, int, float]) -> Image.Image | None:
+    svg, size, margin = job
+    return rasterize(svg, size=size, margin=margin)
+
+
 def build_emoji_dataset(config: EmojiConfig, *, out, cache=None, progress: bool = True) -> dict:
     """Fetch, rasterize and write every selected source into ``out``; returns counts per source.
 
@@ -141,26 +150,42 @@ def build_emoji_dataset(config: EmojiConfig, *, out, cache=None, progress: bool 
     per_source: dict[str, int] = {}
     skipped: dict[str, int] = {}
     unavailable: dict[str, str] = {}
-    with FolderWriter(out) as writer:
-        for source in sources:
-            try:
-                blob = fetch(source, cache).read_bytes()
-            except SourceUnavailable as exc:
-                unavailable[source.name] = str(exc)
-                continue
-            per_source[source.name] = skipped[source.name] = 0
-            bar = tqdm(desc=source.name, unit="img", total=config.limit, disable=not progress)
-            for item in iter_items(source, blob):
-                if config.limit is not None and per_source[source.name] >= config.limit:
-                    break
-                img = rasterize(item.svg, size=config.size, margin=config.margin)
-                if img is None:
-                    skipped[source.name] += 1
+    workers = config.num_workers or os.cpu_count() or 1
+    # Starting processes (each imports torch) only pays off for whole sources, not a handful of images.
+    use_pool = workers > 1 and (config.limit is None or config.limit > 64)
+    pool = multiprocessing.get_context("spawn").Pool(workers) if use_pool else None
+    try:
+        with FolderWriter(out) as writer:
+            for source in sources:
+                try:
+                    blob = fetch(source, cache).read_bytes()
+                except SourceUnavailable as exc:
+                    unavailable[source.name] = str(exc)
                     continue
-                _add(writer, img, item, source)
-                per_source[source.name] += 1
-                bar.update(1)
-            bar.close()
+                per_source[source.name] = skipped[source.name] = 0
+                bar = tqdm(desc=source.name, unit="img", total=config.limit, disable=not progress)
+                items = iter_items(source, blob)
+                while config.limit is None or per_source[source.name] < config.limit:
+                    wanted = 256 if config.limit is None else min(256, 2 * (config.limit - per_source[source.name]))
+                    batch = list(itertools.islice(items, wanted))
+                    if not batch:
+                        break
+                    jobs = [(item.svg, config.size, config.margin) for item in batch]
+                    # map keeps the items' order, so the folder is the same for any number of workers.
+                    images = pool.map(_rasterize_job, jobs, chunksize=8) if pool else map(_rasterize_job, jobs)
+                    for item, img in zip(batch, images, strict=True):
+                        if config.limit is not None and per_source[source.name] >= config.limit:
+                            break
+                        if img is None:
+                            skipped[source.name] += 1
+                            continue
+                        _add(writer, img, item, source)
+                        per_source[source.name] += 1
+                        bar.update(1)
+                bar.close()
+    finally:
+        if pool is not None:
+            pool.terminate()
     if not per_source:
         raise ValueError("no emoji source could be fetched: " + " | ".join(unavailable.values()))
     return {
