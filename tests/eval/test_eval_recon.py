@@ -57,3 +57,22 @@ def test_evaluate_recon_and_cli(tmp_path, capsys):
 def test_cli_errors(tmp_path, capsys):
     assert main(["eval", "recon", "--vq", str(tmp_path), "--data", str(tmp_path)]) == 2
     assert "config.json" in capsys.readouterr().err
+
+
+def test_scene_score(tmp_path):
+    from tokenshuffle.data.scenes import write_scenes
+    from tokenshuffle.eval.recon import _scene_score
+
+    write_scenes(num=2, height=64, width=64, seed=0, out=tmp_path / "scenes", progress=False)
+    vq = VQTokenizer(VQConfig.preset("vq-16-tiny"))
+    result = evaluate_recon(vq, tmp_path / "scenes", scene_score=True, progress=False)
+    assert result["scenes"]["num_images"] == 2 and 0.0 <= result["scenes"]["overall"] <= 1.0
+    # the originals themselves score perfectly through the same path
+    from tokenshuffle.data.folder import ImageCaptionFolder
+
+    folder = ImageCaptionFolder(tmp_path / "scenes")
+    items = [folder[i] for i in range(2)]
+    assert _scene_score([it["image"] for it in items], [it["metadata"] for it in items], progress=False)[
+        "overall"] == 1.0
+    with pytest.raises(ValueError, match="scene metadata"):
+        evaluate_recon(vq, _folder(tmp_path / "plain"), scene_score=True, progress=False)
