@@ -8,15 +8,13 @@ A stage names its parent in ``init_from`` (a run folder or one checkpoint folder
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from tokenshuffle import recipes
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.config import LMConfig
+from tokenshuffle.recipes import apply_overrides, check_fields
 
-CONFIG_DIRS = (Path.cwd() / "configs", Path(__file__).resolve().parents[3] / "configs")
 DATA_KINDS = ("random", "scenes")  # anything else is a folder of pre-encoded code shards
 
 
@@ -111,58 +109,18 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown train settings {unknown}; valid: {sorted(names)}")
+        check_fields(cls, d, what="train")
         return cls(**d)
 
     def override(self, assignments: list[str]) -> TrainConfig:
-        """Apply ``key=value`` strings; values are JSON (numbers, lists, true/false) or plain strings."""
-        d = self.to_dict()
-        for item in assignments:
-            key, sep, raw = item.partition("=")
-            if not sep or not key:
-                raise ValueError(f"--set expects key=value, got {item!r}")
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                value = raw
-            target, parts = d, key.split(".")
-            for part in parts[:-1]:
-                if not isinstance(target.get(part), dict):
-                    raise ValueError(f"--set {key}: {part!r} is not a group of settings (valid: lm.<field>)")
-                target = target[part]
-            if parts[-1] not in target:
-                raise ValueError(f"--set {key}: unknown setting; valid: {', '.join(sorted(target))}")
-            old = target[parts[-1]]
-            if isinstance(old, (int, float)) and not isinstance(old, bool) and isinstance(value, str):
-                raise ValueError(f"--set {key}: expected a number, got {raw!r}")
-            if isinstance(old, bool) and not isinstance(value, bool):
-                raise ValueError(f"--set {key}: expected true or false, got {raw!r}")
-            target[parts[-1]] = value
-        return TrainConfig.from_dict(d)
+        """Apply ``key=value`` strings (``lm.<field>=value`` for the model); see ``recipes.apply_overrides``."""
+        return TrainConfig.from_dict(apply_overrides(self.to_dict(), assignments))
 
 
 def recipe_names() -> list[str]:
-    names = set()
-    for d in CONFIG_DIRS:
-        names |= {p.stem[3:].replace("_", "-") for p in d.glob("lm_*.py")}
-    return sorted(names)
+    return recipes.recipe_names("lm")
 
 
 def load_recipe(name: str) -> TrainConfig:
     """``configs/lm_<name>.py``'s ``CONFIG`` (or a path to such a file)."""
-    path = Path(name)
-    if path.suffix != ".py":
-        candidates = [d / f"lm_{name.replace('-', '_')}.py" for d in CONFIG_DIRS]
-        path = next((p for p in candidates if p.is_file()), candidates[0])
-    if not path.is_file():
-        raise ValueError(f"--config {name}: no such recipe; available: {', '.join(recipe_names()) or 'none'}")
-    spec = importlib.util.spec_from_file_location(f"lm_recipe_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = getattr(module, "CONFIG", None)
-    if not isinstance(config, TrainConfig):
-        raise ValueError(f"--config {name}: {path} must define CONFIG = TrainConfig(...)")
-    return config
+    return recipes.load_recipe(name, prefix="lm", cls=TrainConfig)
