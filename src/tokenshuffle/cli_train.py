@@ -50,9 +50,8 @@ def run_eval_nll(args) -> int:
     """Load the LM and the held-out data named by ``args``, print (and optionally save) the NLL."""
     from pathlib import Path
 
-    from tokenshuffle.cli_eval import write_json
     from tokenshuffle.eval.nll import NLLConfig, heldout_nll
-    from tokenshuffle.serialization import load_lm
+    from tokenshuffle.serialization import load_lm, write_json
     from tokenshuffle.text import ByteTokenizer, load_text_tokenizer
     from tokenshuffle.train.batches import SceneCodes, ShardCodes
 

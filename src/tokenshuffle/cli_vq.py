@@ -94,7 +94,7 @@ def _eval_recon(args) -> int:
                             batch_size=args.batch_size, scene_score=args.scene_score, device=args.device)
     print(format_report(result))
     if args.json_out:
-        from tokenshuffle.cli_eval import write_json
+        from tokenshuffle.serialization import write_json
 
         write_json(args.json_out, result)
     return 0

@@ -38,6 +38,13 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         raise
 
 
+def write_json(path: str | os.PathLike, data) -> None:
+    """Write ``data`` as indented JSON atomically, creating the parent folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda p: Path(p).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
+
+
 def replace_dir(tmp: Path, final: Path) -> None:
     """Rename the folder ``tmp`` onto ``final``; an existing ``final`` is moved aside first, then removed."""
     if final.exists():

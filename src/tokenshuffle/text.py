@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -55,8 +54,6 @@ def load_text_tokenizer(path: str | os.PathLike) -> ByteTokenizer | HFTokenizer:
 
 
 def save_text_tokenizer(tokenizer, path: str | os.PathLike) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(tokenizer.to_dict(), f)
-    os.replace(tmp, path)
+    from tokenshuffle.serialization import atomic_write
+
+    atomic_write(path, lambda p: Path(p).write_text(json.dumps(tokenizer.to_dict())))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,22 +23,16 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from tokenshuffle.errors import check_range
+from tokenshuffle.serialization import atomic_write
 
 FORMAT = "tokenshuffle-codes"
 VERSION = 1
 INDEX_NAME = "index.json"
 
 
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _save_npy(path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:  # a file object: np.save would append ".npy" to a temporary name
+        np.save(f, array)
 
 
 def code_dtype(codebook_size: int) -> np.dtype:
@@ -175,8 +168,8 @@ def _write_shard(out: Path, index: dict, k: int, codes: list, lines: list[str], 
     if index["grid"] is None and index["image_size"] is not None:
         index["grid"] = [index["image_size"][0] // f, index["image_size"][1] // f]
     name_codes, name_caps = f"codes-{k:05d}.npy", f"captions-{k:05d}.jsonl"
-    _atomic(out / name_codes, lambda fh: np.save(fh, array))
-    _atomic(out / name_caps, lambda fh: fh.write("".join(line + "\n" for line in lines).encode("utf-8")))
+    atomic_write(out / name_codes, lambda p: _save_npy(p, array))
+    atomic_write(out / name_caps, lambda p: Path(p).write_text("".join(line + "\n" for line in lines), "utf-8"))
     index["shards"] = sorted(
         index["shards"] + [{"shard": k, "codes": name_codes, "captions": name_caps, "num": int(array.shape[0])}],
         key=lambda s: s["shard"],
@@ -187,7 +180,7 @@ def _write_shard(out: Path, index: dict, k: int, codes: list, lines: list[str], 
 
 
 def _write_index(out: Path, index: dict) -> None:
-    _atomic(out / INDEX_NAME, lambda fh: fh.write((json.dumps(index, indent=2) + "\n").encode("utf-8")))
+    atomic_write(out / INDEX_NAME, lambda p: Path(p).write_text(json.dumps(index, indent=2) + "\n", "utf-8"))
 
 
 def _read_index(root: Path) -> dict:

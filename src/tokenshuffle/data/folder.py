@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -24,20 +22,14 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from tokenshuffle.data.images import BadImage, decode_rgb, fit, to_tensor
+from tokenshuffle.serialization import atomic_write
 
 CAPTIONS_FILE = "captions.jsonl"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda p: Path(p).write_bytes(data))
 
 
 def encode_png(img: Image.Image, *, compress_level: int = 1) -> bytes:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.serialization import atomic_write
 
 
 class MetricsLog:
@@ -85,6 +86,4 @@ def write_sample_grid(
     pixels = ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
     B, _, H, W = pixels.shape
     row = pixels.permute(2, 0, 3, 1).reshape(H, B * W, 3)  # (H, B*W, 3): images side by side
-    tmp = path.with_suffix(".tmp.png")
-    Image.fromarray(row.numpy()).save(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda p: Image.fromarray(row.numpy()).save(p, format="PNG"))

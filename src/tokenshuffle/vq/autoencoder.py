@@ -6,23 +6,19 @@ multiples of ``downsample`` work, square or not.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
+from tokenshuffle.serialization import CONFIG_NAME, WEIGHTS_NAME, atomic_write, load_state_strict, read_component
 from tokenshuffle.vq.blocks import Downsample, Level, MidBlock, Upsample, group_norm
 from tokenshuffle.vq.config import VQConfig
 from tokenshuffle.vq.quantizer import QuantizerOutput, VectorQuantizer
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 
 
 class Encoder(nn.Module):
@@ -168,52 +164,17 @@ class VQTokenizer(nn.Module):
         return self.decode_latents(self.quantizer.lookup(codes.long())).clamp(-1.0, 1.0)
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write ``config.json`` + ``model.safetensors`` into ``directory``, each atomically."""
+        """Write config.json + model.safetensors into ``directory`` atomically; other files there stay."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        _atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
-        _atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(self.config.to_json() + "\n"))
+        atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+        atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(self.config.to_json() + "\n"))
         return directory
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, *, device: str | torch.device = "cpu") -> VQTokenizer:
-        directory = Path(directory)
-        for name in (CONFIG_NAME, WEIGHTS_NAME):
-            if not (directory / name).is_file():
-                raise FileNotFoundError(f"--vq {directory}: no {name} (expected a folder written by save_pretrained)")
-        config = VQConfig.from_dict(json.loads((directory / CONFIG_NAME).read_text()))
-        model = cls(config)
-        state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
-        load_state_strict(model, state)
+        config, state = read_component(directory, what="--vq")
+        model = cls(VQConfig.from_dict(config))
+        load_state_strict(model, state, source=f"--vq {directory}")
         return model.to(device).eval()
-
-
-def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """``load_state_dict`` that lists every missing, unexpected or mis-shaped key in one ValueError."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in set(own) & set(state)
-        if state[k].shape != own[k].shape
-    )
-    if missing or unexpected or shapes:
-        raise ValueError(
-            f"checkpoint does not match the model: missing keys {missing}; unexpected keys {unexpected}; "
-            f"shape mismatches {shapes}"
-        )
-    model.load_state_dict(state)
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -12,7 +12,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from tokenshuffle.vq.autoencoder import _atomic_write
+from tokenshuffle.serialization import atomic_write
 
 _TENSOR = "__tensor__"
 
@@ -48,7 +48,7 @@ def save_state(directory: str | os.PathLike, state: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     skeleton = json.dumps(_flatten(state, "s", tensors))
-    _atomic_write(directory / STATE_NAME, lambda p: save_file(tensors, str(p), metadata={"skeleton": skeleton}))
+    atomic_write(directory / STATE_NAME, lambda p: save_file(tensors, str(p), metadata={"skeleton": skeleton}))
 
 
 def load_state(directory: str | os.PathLike, *, device: str | torch.device = "cpu") -> dict:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from tokenshuffle.vq.autoencoder import VQTokenizer, load_state_strict
+from tokenshuffle.serialization import load_state_strict
+from tokenshuffle.vq.autoencoder import VQTokenizer
 from tokenshuffle.vq.config import VQConfig
 
 # Buffers LlamaGen keeps for logging only (a rolling window of recently used code indices).

@@ -20,7 +20,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from tokenshuffle.vq.autoencoder import VQTokenizer, _atomic_write
+from tokenshuffle.serialization import atomic_write
+from tokenshuffle.vq.autoencoder import VQTokenizer
 from tokenshuffle.vq.checkpoint import has_state, load_state, save_state
 from tokenshuffle.vq.data import to_uint8, training_batches
 from tokenshuffle.vq.losses import PatchDiscriminator, hinge_d_loss, hinge_g_loss, reconstruction_loss
@@ -49,7 +50,7 @@ def save_grid(path: Path, originals: torch.Tensor, recons: torch.Tensor) -> None
     grid = torch.cat([torch.cat(list(to_uint8(originals)), dim=2), torch.cat(list(to_uint8(recons)), dim=2)], dim=1)
     path.parent.mkdir(parents=True, exist_ok=True)
     image = Image.fromarray(grid.permute(1, 2, 0).cpu().numpy())  # (H, W, 3)
-    _atomic_write(path, lambda p: image.save(p, format="PNG"))
+    atomic_write(path, lambda p: image.save(p, format="PNG"))
 
 
 class _Trainer:
@@ -160,7 +161,7 @@ def train_vq(cfg: VQTrainConfig, *, out: str | Path, device: str | torch.device 
     trainer = _Trainer(cfg, out, device)
     if resume and has_state(out / "checkpoint"):
         trainer.load(load_state(out / "checkpoint", device=device))
-    _atomic_write(out / "train_config.json", lambda p: Path(p).write_text(json.dumps(cfg.to_dict(), indent=2)))
+    atomic_write(out / "train_config.json", lambda p: Path(p).write_text(json.dumps(cfg.to_dict(), indent=2)))
     # A resumed run restarts the data stream from (seed, step): reproducible, not bit-identical.
     batches = training_batches(cfg.data, image_sizes=cfg.image_sizes, crop_size=cfg.crop_size,
                                batch_size=cfg.batch_size, seed=cfg.seed + 7919 * trainer.step)

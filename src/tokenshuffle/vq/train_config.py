@@ -7,15 +7,12 @@ Recipes live in ``configs/vq_<name>.py`` (dashes become underscores), each defin
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from tokenshuffle import recipes
 from tokenshuffle.errors import check_range
+from tokenshuffle.recipes import apply_overrides, check_fields
 from tokenshuffle.vq.config import VQConfig
-
-CONFIG_DIRS = (Path.cwd() / "configs", Path(__file__).resolve().parents[3] / "configs")
 
 
 @dataclass(frozen=True)
@@ -85,53 +82,18 @@ class VQTrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> VQTrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown train-vq settings {unknown}; valid: {sorted(names)}")
+        check_fields(cls, d, what="train-vq")
         return cls(**d)
 
     def override(self, assignments: list[str]) -> VQTrainConfig:
-        """Apply ``key=value`` strings; values are JSON (numbers, lists, true/false) or plain strings."""
-        d = self.to_dict()
-        for item in assignments:
-            key, sep, raw = item.partition("=")
-            if not sep or not key:
-                raise ValueError(f"--set expects key=value, got {item!r}")
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                value = raw
-            target, parts = d, key.split(".")
-            for part in parts[:-1]:
-                if not isinstance(target.get(part), dict):
-                    raise ValueError(f"--set {key}: {part!r} is not a group of settings (valid: vq.<field>)")
-                target = target[part]
-            if parts[-1] not in target:
-                raise ValueError(f"--set {key}: unknown setting; valid: {sorted(target)}")
-            target[parts[-1]] = value
-        return VQTrainConfig.from_dict(d)
+        """Apply ``key=value`` strings (``vq.<field>=value`` for the tokenizer); see ``recipes.apply_overrides``."""
+        return VQTrainConfig.from_dict(apply_overrides(self.to_dict(), assignments))
 
 
 def recipe_names() -> list[str]:
-    names = set()
-    for d in CONFIG_DIRS:
-        names |= {p.stem[3:].replace("_", "-") for p in d.glob("vq_*.py")}
-    return sorted(names)
+    return recipes.recipe_names("vq")
 
 
 def load_recipe(name: str) -> VQTrainConfig:
     """``configs/vq_<name>.py``'s ``CONFIG`` (or a path to such a file)."""
-    path = Path(name)
-    if not path.suffix == ".py":
-        candidates = [d / f"vq_{name.replace('-', '_')}.py" for d in CONFIG_DIRS]
-        path = next((p for p in candidates if p.is_file()), candidates[0])
-    if not path.is_file():
-        raise ValueError(f"--config {name}: no such recipe; available: {', '.join(recipe_names()) or 'none'}")
-    spec = importlib.util.spec_from_file_location(f"vq_recipe_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = getattr(module, "CONFIG", None)
-    if not isinstance(config, VQTrainConfig):
-        raise ValueError(f"--config {name}: {path} must define CONFIG = VQTrainConfig(...)")
-    return config
+    return recipes.load_recipe(name, prefix="vq", cls=VQTrainConfig)
