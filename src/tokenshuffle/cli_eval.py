@@ -15,10 +15,6 @@ matter and no module has to edit this one. ``func`` takes the parsed args and re
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
-from pathlib import Path
 
 _GROUP_ATTR = "_tokenshuffle_eval_subparsers"
 
@@ -41,19 +37,9 @@ def add_eval_subcommand(sub, name: str, *, help: str, func) -> argparse.Argument
     return parser
 
 
-def write_json(path: str | Path, data: dict) -> None:
-    """Write ``data`` as JSON atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def _run_scenes(args) -> int:
     from tokenshuffle.eval.scenes import evaluate
+    from tokenshuffle.serialization import write_json
 
     result = evaluate(args.images, args.metadata, progress=True)
     width = max(len(t) for t in [*result["per_task"], "overall"])
@@ -66,7 +52,29 @@ def _run_scenes(args) -> int:
     return 0
 
 
+def _run_scenes_check(args) -> int:
+    from tokenshuffle.eval.scenes_check import check_evaluator
+    from tokenshuffle.serialization import write_json
+
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    result = check_evaluator(num=args.num, sizes=sizes, seed=args.seed)
+    for size, variants in result.items():
+        print(f"{size}x{size}: " + ", ".join(f"{k} {v['overall']:.4f}" for k, v in variants.items()))
+    if args.json:
+        write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def add_parsers(sub) -> None:
+    check = add_eval_subcommand(
+        sub, "scenes-check", func=_run_scenes_check,
+        help="score ground-truth scene renders clean, blurred+JPEG q75 and shuffled against their metadata",
+    )
+    check.add_argument("--num", type=int, default=600, help="scenes (default 600)")
+    check.add_argument("--sizes", default="256,512,1024", help="comma-separated square sizes in pixels")
+    check.add_argument("--seed", type=int, default=123)
+    check.add_argument("--json", default=None, metavar="OUT", help="also write the result as JSON")
     parser = add_eval_subcommand(
         sub,
         "scenes",
