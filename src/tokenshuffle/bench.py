@@ -8,13 +8,10 @@ times mean something only on a GPU. Each figure is the median over ``repeats`` w
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import platform
 import resource
 import statistics
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,15 +83,6 @@ def fmt_cell(v) -> str:
     if isinstance(v, float):
         return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
     return str(v)
-
-
-def write_json(path: str | os.PathLike, payload: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
 
 
 def bench_lm_config(name: str, *, s: int, grid: tuple[int, int], image_vocab_size: int) -> LMConfig:
@@ -198,7 +186,7 @@ class TrainBench:
     width: int = 512
     downsample: int = 16
     windows: tuple[int, ...] = (1, 2, 4)
-    batch: int = 1
+    batch: int = 4
     image_vocab_size: int = 16384
     dtype: str = "fp32"
     device: str = "cpu"
@@ -217,6 +205,7 @@ class TrainBench:
 
 def bench_train(cfg: TrainBench, *, log=print) -> dict:
     """Images/s of whole training steps (forward, loss, backward, clipping, AdamW) for each window s."""
+    from tokenshuffle.train.optim import adamw
     from tokenshuffle.train.step import lm_loss, make_batch
 
     device = torch.device(cfg.device)
@@ -232,7 +221,7 @@ def bench_train(cfg: TrainBench, *, log=print) -> dict:
         lm = TokenShuffleLM(lm_cfg).to(device)
         params = sum(p.numel() for p in lm.parameters())
         batch = make_batch(texts, codes, lm=lm).to(device)
-        opt = torch.optim.AdamW(lm.parameters(), lr=1e-4, fused=device.type == "cuda" or None)
+        opt = adamw([{"params": list(lm.parameters())}], lr=1e-4)
 
         def step(lm=lm, batch=batch, opt=opt):
             opt.zero_grad(set_to_none=True)

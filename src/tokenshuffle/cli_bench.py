@@ -49,7 +49,8 @@ def add_parsers(sub) -> None:
     t.add_argument("--width", type=int, default=512)
     t.add_argument("--downsample", type=int, default=16, help="VQ downsample factor (default 16)")
     t.add_argument("--windows", type=_ints, default=(1, 2, 4), help="shuffle windows s (default 1,2,4)")
-    t.add_argument("--batch", type=int, default=1, help="images per training step")
+    t.add_argument("--batch", type=int, default=4,
+                   help="images per training step (default 4: at batch 1 the optimizer step dominates)")
     t.add_argument("--image-vocab", type=int, default=16384)
     add_common(t)
     t.set_defaults(func=run_train)
@@ -86,7 +87,8 @@ def run_train(args) -> int:
 
 
 def _report(result: dict, columns, json_path: str | None) -> int:
-    from tokenshuffle.bench import print_table, write_json
+    from tokenshuffle.bench import print_table
+    from tokenshuffle.serialization import write_json
 
     print_table(result["results"], columns, result["environment"])
     if json_path:

@@ -49,7 +49,26 @@ def test_optimizer_skips_decay_on_gains_and_biases():
     assert all(p.ndim == 2 for p in decay["params"]) and all(p.ndim == 1 for p in no_decay["params"])
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(lm.parameters()))
     opt = build_optimizer(lm, cfg)
-    assert not opt.defaults.get("fused")  # CPU parameters: no fused kernel
+    assert opt.defaults.get("fused")  # torch has a fused AdamW kernel for CPU parameters too
+
+
+def test_fused_adamw_steps_like_the_reference_implementation():
+    import torch
+
+    from tokenshuffle.train.optim import adamw
+
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(16, 16), torch.nn.Linear(16, 16)
+    b.load_state_dict(a.state_dict())
+    fused = adamw([{"params": list(a.parameters())}], lr=1e-2)
+    plain = torch.optim.AdamW(b.parameters(), lr=1e-2, foreach=False)
+    for _ in range(5):
+        x = torch.randn(4, 16)
+        for model, opt in ((a, fused), (b, plain)):
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+    assert fused.defaults["fused"] and torch.allclose(a.weight, b.weight, atol=1e-6)
 
 
 def test_staged_recipes_chain_their_parents():
