@@ -8,6 +8,7 @@ times mean something only on a GPU. Each figure is the median over ``repeats`` w
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import resource
 import statistics
@@ -29,13 +30,29 @@ PROMPT = "a red circle to the left of a blue star"
 
 
 # -- shared helpers (also used by ``bench train``) ---------------------------------------------
-def environment(device: torch.device, dtype: str) -> dict:
+def _git(*args: str) -> str:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                              timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+        return ""
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device: torch.device, dtype: str) -> dict:
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    if commit != "unknown" and _git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"  # the timed code is not exactly that commit
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{_cpu_name()}, {os.cpu_count()} cores"
     return {"device": f"{device.type}: {name}", "dtype": dtype, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "commit": commit, "python": platform.python_version()}
 
