@@ -50,8 +50,8 @@ def _cpu_name() -> str:
 
 def environment(device: torch.device, dtype: str) -> dict:
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
-    if commit != "unknown" and _git("status", "--porcelain", "--untracked-files=no"):
-        commit += "+dirty"  # the timed code is not exactly that commit
+    if commit != "unknown" and _git("status", "--porcelain", "--untracked-files=no", "--", "."):
+        commit += "+dirty"  # the package code timed is not exactly that commit
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{_cpu_name()}, {os.cpu_count()} cores"
     return {"device": f"{device.type}: {name}", "dtype": dtype, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "commit": commit, "python": platform.python_version()}
