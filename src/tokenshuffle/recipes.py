@@ -18,7 +18,7 @@ def check_fields(cls, d: dict, *, what: str) -> None:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - names)
     if unknown:
-        raise ValueError(f"unknown {what} settings {unknown}; valid: {sorted(names)}")
+        raise ValueError(f"unknown {what} fields {unknown}; valid: {sorted(names)}")
 
 
 def apply_overrides(d: dict, assignments: list[str]) -> dict:

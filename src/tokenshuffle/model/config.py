@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 
 from tokenshuffle.model.decoder import DecoderConfig
+from tokenshuffle.recipes import check_fields
 
 NUM_SPECIAL = 4
 
@@ -113,10 +114,7 @@ class LMConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> LMConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown LMConfig fields: {', '.join(unknown)}")
+        check_fields(cls, d, what="LMConfig")
         return cls(**d)
 
 

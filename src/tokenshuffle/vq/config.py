@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from tokenshuffle.errors import check_choice, check_range
+from tokenshuffle.recipes import check_fields
 
 _PRESETS: dict[str, dict] = {
     "vq-16": dict(channel_mult=(1, 1, 2, 2, 4)),
@@ -109,10 +110,7 @@ class VQConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> VQConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown VQConfig fields {unknown}; valid fields: {sorted(names)}")
+        check_fields(cls, d, what="VQConfig")
         return cls(**d)
 
     def to_json(self) -> str:
