@@ -94,15 +94,16 @@ class TextToImagePipeline:
         return grid, sampling
 
     @torch.no_grad()
-    def __call__(self, prompt: str | list[str], *, num_images: int = 1, generator: torch.Generator | None = None,
-                 compile: bool = False, progress=None, **settings) -> list[Image.Image]:
-        """Images for each prompt (``num_images`` per prompt, prompt-major order).
-
-        ``settings``: height, width, guidance_scale, cfg_schedule, temperature, top_k, top_p.
-        """
+    def __call__(self, prompt: str | list[str], *, height: int | None = None, width: int | None = None,
+                 guidance_scale: float | None = None, cfg_schedule: str | None = None,
+                 temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
+                 num_images: int = 1, generator: torch.Generator | None = None, compile: bool = False,
+                 progress=None) -> list[Image.Image]:
+        """Images for each prompt (``num_images`` per prompt, prompt-major order); None: the model's default."""
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         check_range("num_images", num_images, low=1)
-        grid, sampling = self.settings(**settings)
+        grid, sampling = self.settings(height=height, width=width, guidance_scale=guidance_scale,
+                                       cfg_schedule=cfg_schedule, temperature=temperature, top_k=top_k, top_p=top_p)
         texts = [self.text_tokenizer.encode(p) for p in prompts for _ in range(num_images)]
         codes = generate(self.lm, texts, grid=grid, sampling=sampling, generator=generator, compile=compile,
                          progress=progress)
