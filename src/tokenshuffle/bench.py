@@ -110,13 +110,19 @@ def bench_lm_config(name: str, *, s: int, grid: tuple[int, int], image_vocab_siz
                            max_seq_len=max(base.max_seq_len, grid[0] * grid[1] // s**2 + 256))
 
 
-def check_windows(*, height: int, width: int, downsample: int, windows: tuple[int, ...]) -> None:
-    check_range("downsample", downsample, low=1)
-    for s in windows:
+def check_run(cfg) -> None:
+    """Checks shared by GenerateBench and TrainBench: run counts and windows that divide the grid."""
+    check_range("batch", cfg.batch, low=1)
+    check_range("repeats", cfg.repeats, low=1)
+    check_range("warmup", cfg.warmup, low=0)
+    check_range("downsample", cfg.downsample, low=1)
+    for s in cfg.windows:
         check_range("window", s, low=1)
-        step = downsample * s
-        if height % step or width % step:
-            raise ValueError(f"height={height} and width={width} must be multiples of downsample*s={step} (s={s})")
+        step = cfg.downsample * s
+        if cfg.height % step or cfg.width % step:
+            raise ValueError(
+                f"height={cfg.height} and width={cfg.width} must be multiples of downsample*s={step} (s={s})"
+            )
 
 
 # -- bench generate ------------------------------------------------------------------------------
@@ -142,10 +148,7 @@ class GenerateBench:
         for m in self.models:
             check_choice("model", m, PRESETS)
         check_choice("dtype", self.dtype, DTYPES)
-        check_range("batch", self.batch, low=1)
-        check_range("repeats", self.repeats, low=1)
-        check_range("warmup", self.warmup, low=0)
-        check_windows(height=self.height, width=self.width, downsample=self.downsample, windows=self.windows)
+        check_run(self)
 
 
 def bench_generate(cfg: GenerateBench, *, log=print) -> dict:
@@ -214,10 +217,7 @@ class TrainBench:
     def __post_init__(self) -> None:
         check_choice("model", self.model, PRESETS)
         check_choice("dtype", self.dtype, ("fp32", "bf16"))
-        check_range("batch", self.batch, low=1)
-        check_range("repeats", self.repeats, low=1)
-        check_range("warmup", self.warmup, low=0)
-        check_windows(height=self.height, width=self.width, downsample=self.downsample, windows=self.windows)
+        check_run(self)
 
 
 def bench_train(cfg: TrainBench, *, log=print) -> dict:

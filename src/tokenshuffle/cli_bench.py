@@ -20,6 +20,11 @@ def _cfg_modes(text: str) -> tuple[bool, ...]:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--height", type=int, default=512)
+    p.add_argument("--width", type=int, default=512)
+    p.add_argument("--downsample", type=int, default=16, help="VQ downsample factor (default 16)")
+    p.add_argument("--windows", type=_ints, default=(1, 2, 4), help="shuffle windows s (default 1,2,4)")
+    p.add_argument("--image-vocab", type=int, default=16384)
     p.add_argument("--dtype", default="fp32", help="fp32, bf16 or fp16 (default fp32)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -33,25 +38,15 @@ def add_parsers(sub) -> None:
     bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
     g = bsub.add_parser("generate", help="images/s of code generation with random weights")
     g.add_argument("--models", default="gpt-b", help="comma-separated LM presets (default gpt-b)")
-    g.add_argument("--height", type=int, default=512)
-    g.add_argument("--width", type=int, default=512)
-    g.add_argument("--downsample", type=int, default=16, help="VQ downsample factor (default 16)")
-    g.add_argument("--windows", type=_ints, default=(1, 2, 4), help="shuffle windows s (default 1,2,4)")
     g.add_argument("--cfg", type=_cfg_modes, default=(True,), help="on, off or both (default on)")
     g.add_argument("--batch", type=int, default=1)
-    g.add_argument("--image-vocab", type=int, default=16384)
     g.add_argument("--compile", action="store_true", help="torch.compile the decode step")
     add_common(g)
     g.set_defaults(func=run_generate)
     t = bsub.add_parser("train", help="training images/s (forward+backward+AdamW) per shuffle window")
     t.add_argument("--model", default="gpt-b", help="LM preset (default gpt-b)")
-    t.add_argument("--height", type=int, default=512)
-    t.add_argument("--width", type=int, default=512)
-    t.add_argument("--downsample", type=int, default=16, help="VQ downsample factor (default 16)")
-    t.add_argument("--windows", type=_ints, default=(1, 2, 4), help="shuffle windows s (default 1,2,4)")
     t.add_argument("--batch", type=int, default=4,
                    help="images per training step (default 4: at batch 1 the optimizer step dominates)")
-    t.add_argument("--image-vocab", type=int, default=16384)
     add_common(t)
     t.set_defaults(func=run_train)
 
