@@ -98,3 +98,21 @@ def test_config_validation():
         VQConfig.from_dict({"channels": 3})
     cfg = VQConfig.preset("vq-16-tiny")
     assert VQConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_channel_norm_keeps_a_flat_colour_that_group_norm_erases():
+    from tokenshuffle.vq.blocks import ChannelNorm, group_norm
+
+    flat = torch.tensor([1.0, -2.0, 0.5, 3.0]).view(1, 4, 1, 1).expand(1, 4, 8, 8)  # one colour everywhere
+    other = torch.tensor([-1.0, 2.0, 0.0, 1.0]).view(1, 4, 1, 1).expand(1, 4, 8, 8)
+    gn = group_norm(4, 4)
+    assert torch.allclose(gn(flat), gn(other))  # one channel per group: both become the bias
+    assert torch.allclose(group_norm(4, 2)(flat), group_norm(4, 2)(flat * 3 + 1))  # scale and offset gone
+    cn = ChannelNorm(4)
+    assert not torch.allclose(cn(flat), cn(other))
+    ref = torch.nn.functional.layer_norm(flat[0, :, 0, 0], (4,), eps=1e-6)
+    assert torch.allclose(cn(flat)[0, :, 3, 5], ref, atol=1e-6)
+    assert isinstance(group_norm(4, 0), ChannelNorm)
+    assert VQConfig.preset("vq-16-small", norm="channel").groups == 0 and VQConfig.preset("vq-16").groups == 32
+    with pytest.raises(ValueError, match="norm"):
+        VQConfig(norm="batch")

@@ -96,3 +96,35 @@ def test_cli_train_vq(tmp_path, capsys):
     assert rc == 0 and (tmp_path / "run" / "model.safetensors").is_file()
     assert main(["train-vq", "--config", "scenes-f16", "--set", "crop_size=20"]) == 2
     assert "crop_size" in capsys.readouterr().err
+
+
+def test_kmeans_init_puts_codes_on_the_latent_clusters():
+    q = VQTokenizer(VQConfig.preset("vq-16-tiny", codebook_size=4, codebook_dim=2)).quantizer
+    g = torch.Generator().manual_seed(0)
+    centres = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]), dim=-1)
+    latents = torch.nn.functional.normalize(centres.repeat(50, 1) + 0.05 * torch.randn(200, 2, generator=g), dim=-1)
+    q.init_from_latents(latents, generator=g)
+    # every cluster gets its own code, within the noise of its centre
+    assert (torch.cdist(centres, q.embeddings()).min(1).values < 0.05).all()
+    q.init_from_latents(latents[:2], generator=g)  # fewer latents than codes: jittered copies
+    assert (torch.cdist(q.embeddings(), latents[:2]).min(1).values < 0.1).all()
+    with pytest.raises(ValueError, match="at least one latent"):
+        q.init_from_latents(latents[:0], generator=g)
+
+
+def test_bypassed_quantizer_passes_latents_and_warmup_then_quantizes(tmp_path):
+    model = VQTokenizer(VQConfig.preset("vq-16-tiny"))
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    q = model.quantize(x, bypass=True)
+    z = torch.nn.functional.normalize(model.quant_proj(model.encoder(x)), dim=1)
+    assert torch.allclose(q.quantized, z, atol=1e-6) and not torch.allclose(q.quantized, model.quantize(x).quantized)
+    cfg = _cfg(num_steps=4, quantizer_warmup=2, restart_every=0)
+    log = tmp_path / "run" / "log.jsonl"
+    out = train_vq(cfg, out=tmp_path / "run", device="cpu")
+    before = VQTokenizer(cfg.vq).quantizer.codebook.weight  # same seed: the initial codebook
+    after = VQTokenizer.from_pretrained(out).quantizer.codebook.weight
+    assert not torch.allclose(before, after)  # the k-means init moved the codes
+    commits = [json.loads(line)["commit"] for line in log.read_text().splitlines()]
+    assert len(commits) == 4
+    with pytest.raises(ValueError, match="quantizer_warmup"):
+        _cfg(num_steps=4, quantizer_warmup=4)

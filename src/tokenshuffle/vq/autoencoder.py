@@ -34,13 +34,13 @@ class Encoder(nn.Module):
                 num_blocks=cfg.num_res_blocks,
                 attn=i == last,
                 resample=Downsample if i != last else None,
-                groups=cfg.norm_groups,
+                groups=cfg.groups,
                 dropout=cfg.dropout,
             )
             for i in range(len(widths))
         )
-        self.mid = MidBlock(widths[-1], groups=cfg.norm_groups, dropout=cfg.dropout)
-        self.norm_out = group_norm(widths[-1], cfg.norm_groups)
+        self.mid = MidBlock(widths[-1], groups=cfg.groups, dropout=cfg.dropout)
+        self.norm_out = group_norm(widths[-1], cfg.groups)
         self.conv_out = nn.Conv2d(widths[-1], cfg.z_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +60,7 @@ class Decoder(nn.Module):
         widths = [cfg.base_channels * m for m in cfg.channel_mult]
         last = len(widths) - 1
         self.conv_in = nn.Conv2d(cfg.z_channels, widths[-1], 3, padding=1)
-        self.mid = MidBlock(widths[-1], groups=cfg.norm_groups, dropout=cfg.dropout)
+        self.mid = MidBlock(widths[-1], groups=cfg.groups, dropout=cfg.dropout)
         self.levels = nn.ModuleList(
             Level(
                 widths[min(i + 1, last)],
@@ -68,12 +68,12 @@ class Decoder(nn.Module):
                 num_blocks=cfg.num_res_blocks + 1,
                 attn=i == last,
                 resample=Upsample if i != 0 else None,
-                groups=cfg.norm_groups,
+                groups=cfg.groups,
                 dropout=cfg.dropout,
             )
             for i in range(len(widths))
         )
-        self.norm_out = group_norm(widths[0], cfg.norm_groups)
+        self.norm_out = group_norm(widths[0], cfg.groups)
         self.conv_out = nn.Conv2d(widths[0], 3, 3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -127,15 +127,15 @@ class VQTokenizer(nn.Module):
             raise ValueError(f"images must have shape (B, 3, H, W), got {tuple(images.shape)}")
         self.grid_size(images.shape[2], images.shape[3])
 
-    def quantize(self, images: torch.Tensor) -> QuantizerOutput:
+    def quantize(self, images: torch.Tensor, *, bypass: bool = False) -> QuantizerOutput:
         self._check_images(images)
-        return self.quantizer(self.quant_proj(self.encoder(images)))
+        return self.quantizer(self.quant_proj(self.encoder(images)), bypass=bypass)
 
     def decode_latents(self, quantized: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.post_quant_proj(quantized.to(self.post_quant_proj.weight.dtype)))
 
-    def forward(self, images: torch.Tensor) -> VQOutput:
-        q = self.quantize(images)
+    def forward(self, images: torch.Tensor, *, bypass_quantizer: bool = False) -> VQOutput:
+        q = self.quantize(images, bypass=bypass_quantizer)
         return VQOutput(
             recon=self.decode_latents(q.quantized),
             codes=q.codes,
@@ -163,11 +163,13 @@ class VQTokenizer(nn.Module):
             )
         return self.decode_latents(self.quantizer.lookup(codes.long())).clamp(-1.0, 1.0)
 
-    def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write config.json + model.safetensors into ``directory`` atomically; other files there stay."""
+    def save_pretrained(self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
+        """Write config.json + model.safetensors into ``directory`` atomically; other files there stay.
+        Floating tensors are cast to ``dtype`` when given (loading casts them back to fp32)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
+                 for k, v in self.state_dict().items()}
         atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
         atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(self.config.to_json() + "\n"))
         return directory

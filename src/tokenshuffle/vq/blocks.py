@@ -13,7 +13,30 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def group_norm(channels: int, groups: int) -> nn.GroupNorm:
+class ChannelNorm(nn.Module):
+    """LayerNorm over the channels of each pixel of a (B, C, H, W) map, with a per-channel affine.
+
+    GroupNorm normalises each group over the whole map, so a feature that is constant across the
+    map (a flat background colour, a shape's flat interior filling a crop) keeps only its pattern
+    within the group: its offset and scale, and with one channel per group all of it, are erased.
+    This norm keeps the feature vector of each pixel up to its own mean and scale. An option
+    (``VQConfig(norm="channel")``) for flat-coloured synthetic images; no preset uses it yet."""
+
+    def __init__(self, channels: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.layer_norm(x.permute(0, 2, 3, 1), x.shape[1:2], self.weight, self.bias, self.eps)  # (B, H, W, C)
+        return h.permute(0, 3, 1, 2)
+
+
+def group_norm(channels: int, groups: int) -> nn.Module:
+    """GroupNorm(``groups``) as LlamaGen; ``groups=0`` selects ``ChannelNorm``."""
+    if groups == 0:
+        return ChannelNorm(channels)
     return nn.GroupNorm(num_groups=groups, num_channels=channels, eps=1e-6, affine=True)
 
 

@@ -71,6 +71,7 @@ class VQConfig:
     codebook_dim: int = 8
     l2_norm: bool = True
     norm_groups: int = 32
+    norm: str = "group"  # "group": GroupNorm(norm_groups) as LlamaGen; "channel": per-pixel LayerNorm
     dropout: float = 0.0
     commitment_beta: float = 0.25
 
@@ -84,6 +85,7 @@ class VQConfig:
         check_range("codebook_size", self.codebook_size, low=2)
         check_range("codebook_dim", self.codebook_dim, low=1)
         check_range("norm_groups", self.norm_groups, low=1)
+        check_choice("norm", self.norm, ("group", "channel"))
         check_range("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         check_range("commitment_beta", self.commitment_beta, low=0.0)
         for width in {self.base_channels * m for m in self.channel_mult}:
@@ -92,6 +94,11 @@ class VQConfig:
                     f"norm_groups={self.norm_groups} must divide every level width; "
                     f"base_channels * channel_mult gives {width}"
                 )
+
+    @property
+    def groups(self) -> int:
+        """GroupNorm groups for the blocks; 0 selects the per-pixel channel norm."""
+        return self.norm_groups if self.norm == "group" else 0
 
     @property
     def downsample(self) -> int:

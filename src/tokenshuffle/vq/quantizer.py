@@ -60,7 +60,10 @@ class VectorQuantizer(nn.Module):
         """(B, h, w) codes -> (B, D, h, w) code vectors."""
         return self.embeddings()[codes].permute(0, 3, 1, 2).contiguous()  # (B, D, h, w)
 
-    def forward(self, z: torch.Tensor) -> QuantizerOutput:
+    def forward(self, z: torch.Tensor, *, bypass: bool = False) -> QuantizerOutput:
+        """Quantize ``z`` (B, D, h, w). With ``bypass`` the decoder gets the (normalised) latents
+        themselves instead of their codes (used to warm the autoencoder up before the codebook is
+        initialised from its latents); codes and losses are still computed."""
         # Distances and losses in fp32 even under bf16 autocast: argmin over 16k codes is
         # sensitive to rounding.
         with torch.autocast(device_type=z.device.type, enabled=False):
@@ -73,7 +76,7 @@ class VectorQuantizer(nn.Module):
             z_q = self.embeddings()[codes].view(B, h, w, D)  # (B, h, w, D)
             codebook_loss = F.mse_loss(z_q, z.detach())
             commitment_loss = self.beta * F.mse_loss(z, z_q.detach())
-            z_q = z + (z_q - z).detach()
+            z_q = z if bypass else z + (z_q - z).detach()
             return QuantizerOutput(
                 quantized=z_q.permute(0, 3, 1, 2).contiguous(),  # (B, D, h, w)
                 codes=codes.view(B, h, w),
@@ -81,6 +84,38 @@ class VectorQuantizer(nn.Module):
                 commitment_loss=commitment_loss,
                 latents=flat.detach(),
             )
+
+    @torch.no_grad()
+    def init_from_latents(self, latents: torch.Tensor, *, generator: torch.Generator, iters: int = 10) -> None:
+        """Set the codebook to k-means centroids of ``latents`` (N, D) (spherical when codes are
+        normalised). Centroids start by k-means++ seeding (each next start drawn with probability
+        proportional to its squared distance from the nearest start); an empty cluster keeps its start."""
+        if latents.shape[0] == 0:
+            raise ValueError("k-means needs at least one latent, got none")
+        x = latents.float()
+        if x.shape[0] < self.codebook_size:  # too few latents: jittered copies fill the codebook
+            reps = -(-self.codebook_size // x.shape[0])
+            noise = torch.randn(reps * x.shape[0], x.shape[1], generator=generator, device=generator.device)
+            x = x.repeat(reps, 1) + 0.01 * noise.to(x.device)
+        n = x.shape[0]
+        first = int(torch.randint(n, (1,), generator=generator, device=generator.device))
+        picks = [first]
+        nearest = (x - x[first]).pow(2).sum(1)  # (N,) squared distance to the nearest start so far
+        for _ in range(self.codebook_size - 1):
+            weights = nearest.clamp_min(1e-12).to(generator.device)
+            i = int(torch.multinomial(weights, 1, generator=generator))
+            picks.append(i)
+            nearest = torch.minimum(nearest, (x - x[i]).pow(2).sum(1))
+        centroids = x[picks].clone()  # (K, D)
+        for _ in range(iters):
+            emb_sq = centroids.pow(2).sum(1)
+            assign = torch.cat([(emb_sq - 2.0 * c @ centroids.t()).argmin(1) for c in x.split(_CHUNK)])  # (N,)
+            sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+            counts = torch.bincount(assign, minlength=self.codebook_size).unsqueeze(1)  # (K, 1)
+            centroids = torch.where(counts > 0, sums / counts.clamp_min(1), centroids)
+            if self.l2_norm:
+                centroids = F.normalize(centroids, dim=-1)
+        self.codebook.weight.copy_(centroids.to(self.codebook.weight.dtype))
 
     @torch.no_grad()
     def restart_codes(self, dead: torch.Tensor, latents: torch.Tensor, *, generator: torch.Generator) -> int:

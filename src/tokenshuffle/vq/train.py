@@ -102,10 +102,13 @@ class _Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr_at(cfg, self.step)
         use_gan = self.disc is not None and self.step >= cfg.disc_start
+        warm = self.step < cfg.quantizer_warmup
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            out = model(x)
+            out = model(x, bypass_quantizer=warm)
             rec = reconstruction_loss(out.recon, x, l1_weight=cfg.l1_weight, l2_weight=cfg.l2_weight)
-            loss = rec + cfg.codebook_weight * (out.codebook_loss + out.commitment_loss)
+            # While the quantizer is bypassed the commitment loss would pull every latent onto the
+            # one code nearest to them all (a collapse), so the code losses start with the codes.
+            loss = rec if warm else rec + cfg.codebook_weight * (out.codebook_loss + out.commitment_loss)
             g_loss = hinge_g_loss(self.disc(out.recon)) if use_gan else torch.zeros((), device=x.device)
             loss = loss + cfg.disc_weight * g_loss
         self.opt.zero_grad(set_to_none=True)
@@ -128,6 +131,10 @@ class _Trainer:
                 for e, b in zip(self.ema.buffers(), model.buffers(), strict=True):
                     e.copy_(b)
         self._track_codes(out.codes, out.latents)
+        if cfg.quantizer_warmup and self.step + 1 == cfg.quantizer_warmup:
+            # The codes start where the warmed-up encoder puts its latents; usage restarts counting.
+            model.quantizer.init_from_latents(torch.cat(self.pool), generator=self.restart_gen)
+            self.usage.zero_()
         stats["psnr"] = psnr(out.recon.detach(), x).mean().item()
         self.step += 1
         return stats
@@ -139,7 +146,7 @@ class _Trainer:
         while sum(t.shape[0] for t in self.pool) > _LATENT_POOL and len(self.pool) > 1:
             self.pool.pop(0)
         if cfg.restart_every and (self.step + 1) % cfg.restart_every == 0:
-            if self.step < cfg.restart_until * cfg.num_steps:
+            if cfg.quantizer_warmup <= self.step < cfg.restart_until * cfg.num_steps:
                 self.model.quantizer.restart_codes(self.usage == 0, torch.cat(self.pool), generator=self.restart_gen)
             self.window_used = (self.usage > 0).float().mean().item()
             self.usage.zero_()

@@ -36,6 +36,7 @@ class VQTrainConfig:
     disc_start: int = 0  # step at which the hinge GAN loss is switched on
     disc_lr: float = 1e-4
     ema_decay: float = 0.0  # 0 switches EMA off; the EMA weights are what gets saved when on
+    quantizer_warmup: int = 0  # steps with the quantizer bypassed; then the codebook is set by k-means
     restart_every: int = 100  # dead-code restart: codes unused for this many steps move onto latents
     restart_until: float = 0.85  # fraction of training after which the codebook is left alone
     sample_every: int = 500  # PNG grid of reconstructions every this many steps
@@ -70,6 +71,7 @@ class VQTrainConfig:
         check_range("disc_weight", self.disc_weight, low=0.0)
         check_range("disc_start", self.disc_start, low=0)
         check_range("ema_decay", self.ema_decay, low=0.0, high=1.0, high_open=True)
+        check_range("quantizer_warmup", self.quantizer_warmup, low=0, high=self.num_steps - 1)
         check_range("restart_every", self.restart_every, low=0)
         check_range("restart_until", self.restart_until, low=0.0, high=1.0)
         for name in ("sample_every", "ckpt_every", "log_every"):
