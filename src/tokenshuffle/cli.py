@@ -48,7 +48,13 @@ def _add_eval(sub) -> None:
     cli_eval.add_parsers(sub)
 
 
-REGISTRARS = [_add_generate, _add_bench, _add_vq, _add_train, _add_data, _add_eval]
+def _add_pipeline(sub) -> None:
+    from tokenshuffle import cli_pipeline
+
+    cli_pipeline.add_parsers(sub)
+
+
+REGISTRARS = [_add_generate, _add_bench, _add_vq, _add_train, _add_data, _add_eval, _add_pipeline]
 
 
 def build_parser() -> argparse.ArgumentParser:

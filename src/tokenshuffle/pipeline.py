@@ -67,7 +67,7 @@ class TextToImagePipeline:
     def save_pretrained(self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.vq.save_pretrained(directory / "vq")
+        self.vq.save_pretrained(directory / "vq", dtype=dtype)
         save_lm(self.lm, directory / "lm", dtype=dtype)
         save_text_tokenizer(self.text_tokenizer, directory / "text_tokenizer.json")
         atomic_write(directory / "pipeline.json", lambda p: Path(p).write_text(json.dumps(self.defaults, indent=2)))

@@ -1,0 +1,85 @@
+import json
+
+import pytest
+import torch
+
+import tokenshuffle as ts
+from tokenshuffle.cli import main
+from tokenshuffle.data.prompts import load_eval_prompts
+from tokenshuffle.eval.t2i import evaluate_pipeline
+from tokenshuffle.pipeline import TextToImagePipeline
+from tokenshuffle.serialization import save_lm
+from tokenshuffle.text import ByteTokenizer, save_text_tokenizer
+from tokenshuffle.vq.autoencoder import VQTokenizer
+from tokenshuffle.vq.config import VQConfig
+
+
+@pytest.fixture
+def run_and_vq(tmp_path):
+    torch.manual_seed(0)
+    vq = VQTokenizer(VQConfig.preset("vq-16-tiny"))
+    vq.save_pretrained(tmp_path / "vq")
+    lm = ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=2, image_vocab_size=vq.codebook_size))
+    save_lm(lm, tmp_path / "run" / "lm")
+    save_text_tokenizer(ByteTokenizer(), tmp_path / "run" / "text_tokenizer.json")
+    return tmp_path / "run", tmp_path / "vq"
+
+
+def test_export_writes_a_half_precision_pipeline_that_generates_like_the_original(tmp_path, run_and_vq):
+    run, vq = run_and_vq
+    out = tmp_path / "pipe"
+    assert main(["export", "--run", str(run), "--vq", str(vq), "--out", str(out), "--height", "64",
+                 "--width", "64", "--cfg-schedule", "linear", "--dtype", "fp16"]) == 0
+    assert json.loads((out / "pipeline.json").read_text())["cfg_schedule"] == "linear"
+    from safetensors.torch import load_file
+
+    assert {t.dtype for t in load_file(out / "lm" / "model.safetensors").values() if t.is_floating_point()} == {
+        torch.float16}
+    assert {t.dtype for t in load_file(out / "vq" / "model.safetensors").values() if t.is_floating_point()} == {
+        torch.float16}
+    pipe = TextToImagePipeline.from_pretrained(out)
+    images = pipe("a red circle", num_images=2, generator=torch.Generator().manual_seed(0))
+    assert [im.size for im in images] == [(64, 64)] * 2
+    assert not (tmp_path / "pipe.tmp").exists()
+
+
+def test_export_rejects_bad_dtype_and_missing_run(tmp_path, run_and_vq, capsys):
+    run, vq = run_and_vq
+    assert main(["export", "--run", str(run), "--vq", str(vq), "--out", str(tmp_path / "p"), "--dtype", "int8"]) == 2
+    assert "--dtype must be one of fp32, bf16, fp16" in capsys.readouterr().err
+    assert main(["export", "--run", str(tmp_path), "--vq", str(vq), "--out", str(tmp_path / "p")]) == 2
+    assert "has no lm/ folder" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+
+
+def test_evaluate_pipeline_scores_every_prompt_and_is_reproducible(run_and_vq):
+    run, vq = run_and_vq
+    from tokenshuffle.serialization import load_lm
+
+    pipe = TextToImagePipeline(vq=VQTokenizer.from_pretrained(vq), lm=load_lm(run / "lm"),
+                               defaults={"height": 64, "width": 64})
+    prompts = load_eval_prompts("val")[:5]
+    a = evaluate_pipeline(pipe, prompts, images_per_prompt=2, batch_size=4, seed=1, guidance_scale=2.0)
+    b = evaluate_pipeline(pipe, prompts, images_per_prompt=2, batch_size=4, seed=1, guidance_scale=2.0)
+    assert a["num_images"] == 10 and sum(a["num_per_task"].values()) == 10
+    assert [r["prompt"] for r in a["results"]][::2] == [p["prompt"] for p in prompts]
+    assert a["overall"] == b["overall"] and a["seconds_per_image"] > 0
+    with pytest.raises(ValueError, match="cfg_schedule"):
+        evaluate_pipeline(pipe, prompts, cfg_schedule="cubic")
+
+
+def test_eval_t2i_cli_prints_one_row_per_schedule(tmp_path, run_and_vq, capsys):
+    run, vq = run_and_vq
+    pipe = tmp_path / "pipe"
+    assert main(["export", "--run", str(run), "--vq", str(vq), "--out", str(pipe), "--height", "64",
+                 "--width", "64"]) == 0
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text("".join(json.dumps(p) + "\n" for p in load_eval_prompts("val")[:3]))
+    code = main(["eval", "t2i", "--model", str(pipe), "--prompts", str(prompts), "--cfg-schedule",
+                 "constant,linear", "--json", str(tmp_path / "r.json")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| constant |" in out and "| linear |" in out
+    assert [r["cfg_schedule"] for r in json.loads((tmp_path / "r.json").read_text())] == ["constant", "linear"]
+    assert main(["eval", "t2i", "--model", str(pipe), "--prompts", "nope"]) == 2
+    assert "prompts must be 'val', 'hard'" in capsys.readouterr().err
