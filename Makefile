@@ -27,10 +27,11 @@ DEMO_MODEL := src/tokenshuffle/assets/demo-model
 DEMO_OUT ?= out/demo
 
 demo: setup
-	@test -d $(DEMO_MODEL) || { echo "make demo: no shipped model at $(DEMO_MODEL) yet"; exit 1; }
-	$(BIN)/tokenshuffle generate "a red circle to the left of a blue star" --num-images 4 --out $(DEMO_OUT)/circle-star.png
-	$(BIN)/tokenshuffle generate "three yellow hearts" --num-images 4 --out $(DEMO_OUT)/hearts.png
-	@echo "images are in $(DEMO_OUT)/"
+	@test -d $(DEMO_MODEL) || { echo "make demo: no shipped model at $(DEMO_MODEL)"; exit 1; }
+	$(BIN)/tokenshuffle generate "a photo of a red circle and a blue star" --num-images 4 --out $(DEMO_OUT)/red-circle-blue-star.png
+	$(BIN)/tokenshuffle generate "a photo of three yellow hearts" --num-images 4 --out $(DEMO_OUT)/three-hearts.png
+	$(BIN)/tokenshuffle generate "a photo of a green triangle above a purple square" --num-images 4 --out $(DEMO_OUT)/triangle-above-square.png
+	@echo "make demo: the images are in $(DEMO_OUT)/ (each grid PNG has its 4 single images beside it)"
 
 bench: setup
 	$(BIN)/tokenshuffle bench generate

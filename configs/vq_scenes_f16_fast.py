@@ -10,24 +10,10 @@ SSIM 0.942, usage 97.5 %, scene score 0.434; 512^2 PSNR 24.58 dB, SSIM 0.962, us
 score 0.546. Leaves the mean-image plateau at ~800 steps, no sooner than vq_scenes_f16.
 """
 
-from tokenshuffle.vq.config import VQConfig
-from tokenshuffle.vq.train_config import VQTrainConfig
+import dataclasses
+from pathlib import Path
 
-CONFIG = VQTrainConfig(
-    vq=VQConfig.preset("vq-16-small"),
-    data="scenes",
-    image_sizes=(256, 256, 256, 512),
-    crop_size=128,
-    batch_size=8,
-    num_steps=4400,
-    lr=8e-4,
-    betas=(0.5, 0.9),
-    min_lr_ratio=0.05,
-    warmup_steps=100,
-    restart_every=50,
-    restart_until=0.8,
-    sample_every=1100,
-    ckpt_every=1100,
-    log_every=25,
-    seed=0,
-)
+from tokenshuffle.vq.train_config import load_recipe
+
+BASE = load_recipe(str(Path(__file__).with_name("vq_scenes_f16.py")))
+CONFIG = dataclasses.replace(BASE, num_steps=4400, lr=8e-4, betas=(0.5, 0.9), sample_every=1100, ckpt_every=1100)
