@@ -7,8 +7,6 @@ from pathlib import Path
 
 from tokenshuffle.cli_eval import add_eval_subcommand
 
-_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
-
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("export", help="package a trained LM run and a VQ tokenizer as a pipeline folder",
@@ -47,15 +45,14 @@ def add_parsers(sub) -> None:
 
 
 def _run_export(args) -> int:
-    import torch
-
+    from tokenshuffle.bench import DTYPES
     from tokenshuffle.pipeline import DEFAULTS, TextToImagePipeline
     from tokenshuffle.serialization import load_lm, replace_dir
     from tokenshuffle.text import ByteTokenizer, load_text_tokenizer
     from tokenshuffle.vq.autoencoder import VQTokenizer
 
-    if args.dtype not in _DTYPES:
-        raise ValueError(f"--dtype must be one of {', '.join(_DTYPES)}, got {args.dtype!r}")
+    if args.dtype not in DTYPES:
+        raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {args.dtype!r}")
     run, out = Path(args.run), Path(args.out)
     if not (run / "lm").is_dir():
         raise FileNotFoundError(f"--run {run} has no lm/ folder (a finished `tokenshuffle train` run)")
@@ -71,7 +68,7 @@ def _run_export(args) -> int:
                                defaults=defaults)
     pipe.settings()  # the defaults must be valid for this model
     tmp = out.with_name(out.name + ".tmp")
-    pipe.save_pretrained(tmp, dtype=getattr(torch, _DTYPES[args.dtype]))
+    pipe.save_pretrained(tmp, dtype=DTYPES[args.dtype])
     replace_dir(tmp, out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"wrote {out} ({size / 2**20:.1f} MiB, {args.dtype})")

@@ -63,13 +63,17 @@ def write_component_files(directory: Path, *, config_json: str, state: dict[str,
     (directory / CONFIG_NAME).write_text(config_json + "\n")
 
 
+def cast_floating(state: dict[str, torch.Tensor], dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """``state`` with its floating tensors cast to ``dtype`` (unchanged when ``dtype`` is None)."""
+    return {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v for k, v in state.items()}
+
+
 def save_component(directory: str | os.PathLike, *, config_json: str, module: nn.Module,
                    dtype: torch.dtype | None = None) -> Path:
     """Save ``module`` (floating tensors cast to ``dtype`` if given) as a folder, replacing it atomically."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
-             for k, v in module.state_dict().items()}
+    state = cast_floating(module.state_dict(), dtype)
     tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
     try:
         write_component_files(tmp, config_json=config_json, state=state)

@@ -15,7 +15,14 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
-from tokenshuffle.serialization import CONFIG_NAME, WEIGHTS_NAME, atomic_write, load_state_strict, read_component
+from tokenshuffle.serialization import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    atomic_write,
+    cast_floating,
+    load_state_strict,
+    read_component,
+)
 from tokenshuffle.vq.blocks import Downsample, Level, MidBlock, Upsample, group_norm
 from tokenshuffle.vq.config import VQConfig
 from tokenshuffle.vq.quantizer import QuantizerOutput, VectorQuantizer
@@ -168,8 +175,7 @@ class VQTokenizer(nn.Module):
         Floating tensors are cast to ``dtype`` when given (loading casts them back to fp32)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
-                 for k, v in self.state_dict().items()}
+        state = {k: v.detach().contiguous().cpu() for k, v in cast_floating(self.state_dict(), dtype).items()}
         atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
         atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(self.config.to_json() + "\n"))
         return directory
