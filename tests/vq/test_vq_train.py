@@ -128,3 +128,26 @@ def test_bypassed_quantizer_passes_latents_and_warmup_then_quantizes(tmp_path):
     assert len(commits) == 4
     with pytest.raises(ValueError, match="quantizer_warmup"):
         _cfg(num_steps=4, quantizer_warmup=4)
+
+
+@pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("auto", torch.float32),
+                                              ("bf16", torch.bfloat16)])
+def test_precision_autocasts_the_training_forward_on_cpu(tmp_path, monkeypatch, precision, dtype):
+    seen = []
+
+    def recording_loss(recon, x, **kw):
+        seen.append(recon.dtype)
+        return reconstruction_loss(recon, x, **kw)
+
+    monkeypatch.setattr("tokenshuffle.vq.train.reconstruction_loss", recording_loss)
+    out = train_vq(_cfg(num_steps=2, precision=precision), out=tmp_path / "run", device="cpu")
+    assert seen == [dtype, dtype]
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
+    # the saved tokenizer stays fp32 whatever the training precision
+    assert all(p.dtype == torch.float32 for p in VQTokenizer.from_pretrained(out).parameters())
+
+
+def test_precision_rejects_unknown_names():
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16"):
+        _cfg(precision="fp16")

@@ -56,6 +56,7 @@ def save_grid(path: Path, originals: torch.Tensor, recons: torch.Tensor) -> None
 class _Trainer:
     def __init__(self, cfg: VQTrainConfig, out: Path, device: torch.device):
         self.cfg, self.out, self.device = cfg, out, device
+        self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
         torch.manual_seed(cfg.seed)
         self.model = VQTokenizer(cfg.vq).to(device)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
@@ -103,7 +104,7 @@ class _Trainer:
             group["lr"] = lr_at(cfg, self.step)
         use_gan = self.disc is not None and self.step >= cfg.disc_start
         warm = self.step < cfg.quantizer_warmup
-        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = model(x, bypass_quantizer=warm)
             rec = reconstruction_loss(out.recon, x, l1_weight=cfg.l1_weight, l2_weight=cfg.l2_weight)
             # While the quantizer is bypassed the commitment loss would pull every latent onto the
@@ -118,7 +119,7 @@ class _Trainer:
         self.opt.step()
         stats = {"loss": loss.item(), "rec": rec.item(), "commit": out.commitment_loss.item(), "g": g_loss.item()}
         if use_gan:
-            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 d_loss = hinge_d_loss(self.disc(x), self.disc(out.recon.detach()))
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
