@@ -151,3 +151,16 @@ def test_precision_autocasts_the_training_forward_on_cpu(tmp_path, monkeypatch, 
 def test_precision_rejects_unknown_names():
     with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16"):
         _cfg(precision="fp16")
+
+
+def test_init_from_starts_a_new_stage_from_saved_weights(tmp_path):
+    parent = train_vq(_cfg(num_steps=2), out=tmp_path / "parent", device="cpu")
+    child = train_vq(_cfg(num_steps=1, lr=1e-12, warmup_steps=0, init_from=str(parent), restart_every=0),
+                     out=tmp_path / "child", device="cpu")
+    a, b = VQTokenizer.from_pretrained(parent).state_dict(), VQTokenizer.from_pretrained(child).state_dict()
+    # one step at a vanishing learning rate leaves the parent's weights (a fresh model would not match)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert load_state(child / "checkpoint")["step"] == 1  # the schedule starts over
+    with pytest.raises(ValueError, match="init_from .*not the recipe's vq"):
+        train_vq(_cfg(num_steps=1, init_from=str(parent), vq=VQConfig.preset("vq-16-tiny", codebook_size=32)),
+                 out=tmp_path / "other", device="cpu")

@@ -91,6 +91,16 @@ class _Trainer:
             self.disc.load_state_dict(s["disc"])
             self.opt_d.load_state_dict(s["opt_d"])
 
+    def init_weights(self, folder: str) -> None:
+        """Start from a saved tokenizer's weights; its architecture must be the recipe's."""
+        parent = VQTokenizer.from_pretrained(folder)
+        if parent.config != self.cfg.vq:
+            raise ValueError(f"init_from {folder}: its tokenizer config {parent.config} is not the recipe's vq "
+                             f"{self.cfg.vq}")
+        self.model.load_state_dict(parent.state_dict())
+        if self.ema is not None:
+            self.ema.load_state_dict(parent.state_dict())
+
     def tokenizer(self) -> VQTokenizer:
         return self.ema if self.ema is not None else self.model
 
@@ -169,6 +179,8 @@ def train_vq(cfg: VQTrainConfig, *, out: str | Path, device: str | torch.device 
     trainer = _Trainer(cfg, out, device)
     if resume and has_state(out / "checkpoint"):
         trainer.load(load_state(out / "checkpoint", device=device))
+    elif cfg.init_from:
+        trainer.init_weights(cfg.init_from)
     atomic_write(out / "train_config.json", lambda p: Path(p).write_text(json.dumps(cfg.to_dict(), indent=2)))
     # A resumed run restarts the data stream from (seed, step): reproducible, not bit-identical.
     batches = training_batches(cfg.data, image_sizes=cfg.image_sizes, crop_size=cfg.crop_size,

@@ -43,6 +43,9 @@ class VQTrainConfig:
     ckpt_every: int = 500
     log_every: int = 50
     seed: int = 0
+    # A tokenizer folder whose weights start the run (optimizer and schedule start fresh): a second
+    # stage, e.g. fine-tuning a tokenizer trained on crops on whole images of the sizes it will see.
+    init_from: str = ""
     # "auto" is bf16 autocast on GPU and fp32 on CPU; "bf16" also autocasts on CPU, where CPUs with
     # bf16 instructions train vq-16-small ~1.5x faster (the quantizer stays in fp32 either way).
     precision: str = "auto"
