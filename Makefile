@@ -29,8 +29,8 @@ DEMO_OUT ?= out/demo
 demo: setup
 	@test -d $(DEMO_MODEL) || { echo "make demo: no shipped model at $(DEMO_MODEL)"; exit 1; }
 	$(BIN)/tokenshuffle generate "a photo of a red circle and a blue star" --num-images 4 --out $(DEMO_OUT)/red-circle-blue-star.png
-	$(BIN)/tokenshuffle generate "a photo of three yellow hearts" --num-images 4 --out $(DEMO_OUT)/three-hearts.png
-	$(BIN)/tokenshuffle generate "a photo of a green triangle above a purple square" --num-images 4 --out $(DEMO_OUT)/triangle-above-square.png
+	$(BIN)/tokenshuffle generate "a photo of three hearts" --num-images 4 --out $(DEMO_OUT)/three-hearts.png
+	$(BIN)/tokenshuffle generate "a photo of a triangle above a square" --num-images 4 --out $(DEMO_OUT)/triangle-above-square.png
 	@echo "make demo: the images are in $(DEMO_OUT)/ (each grid PNG has its 4 single images beside it)"
 
 bench: setup
