@@ -1,4 +1,4 @@
-"""scenes-t2i: the recipe of the shipped demo model and of the README's window-size tables.
+"""scenes-t2i: the base recipe of the demo model (scenes-t2i-demo) and of the README's window-size tables.
 
 One recipe for every row: a LLaMA decoder (dim 256, 6 layers, 8 heads, ~5 M parameters without the
 embeddings) over code shards of 6,000 synthetic scenes (seed 5000) from the demo tokenizer
