@@ -24,6 +24,17 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_public(path: str | os.PathLike) -> None:
+    """Give a file or folder made by ``tempfile`` (mode 0600/0700) the mode a plain ``open``/``mkdir`` gives."""
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~_umask())
+
+
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
@@ -31,6 +42,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        make_public(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -47,6 +59,7 @@ def write_json(path: str | os.PathLike, data) -> None:
 
 def replace_dir(tmp: Path, final: Path) -> None:
     """Rename the folder ``tmp`` onto ``final``; an existing ``final`` is moved aside first, then removed."""
+    make_public(tmp)
     if final.exists():
         trash = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
         os.replace(final, trash / final.name)
