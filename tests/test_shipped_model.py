@@ -1,0 +1,42 @@
+"""The shipped demo model: what `make demo` and `tokenshuffle generate` without --model rely on."""
+
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from tokenshuffle.cli_generate import DEFAULT_MODEL
+from tokenshuffle.pipeline import TextToImagePipeline
+
+SIZE_LIMIT = 50 * 1024 * 1024
+
+
+def test_the_shipped_model_is_a_complete_pipeline_folder_under_the_size_limit():
+    names = {p.name for p in DEFAULT_MODEL.iterdir()}
+    assert names >= {"vq", "lm", "text_tokenizer.json", "pipeline.json", "README.md"}
+    total = sum(p.stat().st_size for p in DEFAULT_MODEL.rglob("*") if p.is_file())
+    assert total <= SIZE_LIMIT, f"{total / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("part", ["vq", "lm"])
+def test_the_shipped_weights_are_half_precision(part):
+    with safe_open(str(DEFAULT_MODEL / part / "model.safetensors"), framework="pt") as f:
+        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
+    assert dtypes <= {"F16", "BF16"}, dtypes
+
+
+def test_the_shipped_model_is_512_pixels_with_window_2():
+    settings = json.loads((DEFAULT_MODEL / "pipeline.json").read_text())
+    lm = json.loads((DEFAULT_MODEL / "lm" / "config.json").read_text())
+    assert lm["shuffle_window"] == 2
+    assert settings["height"] >= 512 and settings["width"] >= 512
+
+
+def test_the_shipped_model_generates_deterministic_images_of_its_size():
+    pipe = TextToImagePipeline.from_pretrained(DEFAULT_MODEL)
+    assert pipe.grid_for(512, 512) == (32, 32)
+    a = pipe("a photo of a red circle", num_images=1, generator=torch.Generator().manual_seed(1))
+    b = pipe("a photo of a red circle", num_images=1, generator=torch.Generator().manual_seed(1))
+    assert a[0].size == (512, 512)
+    assert a[0].tobytes() == b[0].tobytes()
