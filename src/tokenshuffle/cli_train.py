@@ -55,7 +55,7 @@ def run_eval_nll(args) -> int:
     from tokenshuffle.text import ByteTokenizer, load_text_tokenizer
     from tokenshuffle.train.batches import SceneCodes, ShardCodes
 
-    config = NLLConfig(num_samples=args.num_samples, batch_size=args.batch_size)
+    config = NLLConfig(num_samples=args.num_samples, batch_size=args.batch_size, captions=args.captions)
     lm = load_lm(args.model).eval()
     tok_path = args.text_tokenizer or next(
         (str(p) for p in (Path(args.model) / "text_tokenizer.json", Path(args.model).parent / "text_tokenizer.json")
@@ -71,10 +71,11 @@ def run_eval_nll(args) -> int:
     else:
         source = ShardCodes(args.data)
     result = heldout_nll(lm, source, tokenizer=tokenizer, config=config)
+    prompts = "" if config.captions == "given" else f", {config.captions} captions"
     print(f"held-out NLL: {result['bits_per_token']:.4f} bits per image token "
-          f"({result['num_samples']} images, {result['num_tokens']} tokens)")
+          f"({result['num_samples']} images, {result['num_tokens']} tokens{prompts})")
     if args.json:
-        write_json(args.json, {"model": str(args.model), "data": args.data, **result})
+        write_json(args.json, {"model": str(args.model), "data": args.data, "captions": config.captions, **result})
     return 0
 
 
@@ -91,4 +92,6 @@ def _add_nll_parser(sub) -> None:
     p.add_argument("--num-samples", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--text-tokenizer", default="", help="tokenizer.json (default: next to the model, else bytes)")
+    p.add_argument("--captions", default="given", help="score with the given captions, 'empty' ones or "
+                   "'shuffled' ones (each item gets the next item's): how much the model uses its prompt")
     p.add_argument("--json", default="", help="also write the result to this JSON file")

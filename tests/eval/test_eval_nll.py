@@ -1,6 +1,7 @@
 import json
 import math
 
+import pytest
 import torch
 
 import tokenshuffle as ts
@@ -41,6 +42,29 @@ def test_token_weighted_mean_over_uneven_batches():
     assert lm.training is False
 
 
+@pytest.mark.parametrize("mode", ["empty", "shuffled"])
+def test_caption_ablations_score_the_same_codes_with_other_prompts(mode):
+    lm = _lm().eval()
+    src = RandomCodes(grid=(4, 4), vocab_size=64, seed=3, num_samples=3)
+    tok = ByteTokenizer()
+    out = heldout_nll(lm, src, tokenizer=tok, config=NLLConfig(num_samples=3, batch_size=2, captions=mode))
+    given = heldout_nll(lm, src, tokenizer=tok, config=NLLConfig(num_samples=3, batch_size=2))
+    prompts = {"empty": ["", "", ""], "shuffled": ["item 1", "item 2", "item 0"]}[mode]
+    expected = 0.0
+    with torch.no_grad():
+        for i, prompt in enumerate(prompts):
+            codes = src.get([i])[1]
+            expected += lm_loss(lm, make_batch([tok.encode(prompt)], codes, lm=lm))[1]["image_ce"] / 3
+    assert math.isclose(out["image_ce"], expected, rel_tol=1e-5)
+    assert not math.isclose(out["image_ce"], given["image_ce"], rel_tol=1e-6)
+    assert out["num_tokens"] == given["num_tokens"]
+
+
+def test_unknown_caption_mode_names_the_choices():
+    with pytest.raises(ValueError, match="captions must be one of given, empty, shuffled"):
+        NLLConfig(captions="none")
+
+
 def test_cli_eval_nll_on_scenes(tmp_path, capsys):
     from tokenshuffle.vq import VQConfig, VQTokenizer
 
@@ -53,4 +77,8 @@ def test_cli_eval_nll_on_scenes(tmp_path, capsys):
     result = json.loads((tmp_path / "nll.json").read_text())
     assert 0 < result["bits_per_token"] < 20 and result["num_tokens"] == 4 * 16
     assert "bits per image token" in capsys.readouterr().out
+    assert main(args[:-2] + ["--captions", "empty"]) == 0
+    assert "empty captions" in capsys.readouterr().out
+    assert main(args + ["--captions", "nothing"]) == 2
+    assert "captions must be one of" in capsys.readouterr().err
     assert main(["eval", "nll", "--model", str(tmp_path / "missing")]) == 2

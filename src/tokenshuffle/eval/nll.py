@@ -2,6 +2,8 @@
 
 Every held-out item is scored once with its caption (no dropout); the figure is the mean over all
 image tokens, so it is comparable across shuffle windows (each window's s² codes are all counted).
+``captions="empty"`` scores the same codes with the empty prompt, ``"shuffled"`` with the next item's
+caption: the gap to ``"given"`` is how many bits per token the model takes from its prompt.
 """
 
 from __future__ import annotations
@@ -12,20 +14,31 @@ from dataclasses import dataclass
 
 import torch
 
-from tokenshuffle.errors import check_range
+from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.lm import TokenShuffleLM
 from tokenshuffle.train.batches import CodeSource
 from tokenshuffle.train.step import Batch, lm_loss, make_batch
+
+CAPTIONS = ("given", "empty", "shuffled")
 
 
 @dataclass(frozen=True)
 class NLLConfig:
     num_samples: int = 256
     batch_size: int = 16
+    captions: str = "given"  # one of CAPTIONS
 
     def __post_init__(self) -> None:
         check_range("num_samples", self.num_samples, low=1)
         check_range("batch_size", self.batch_size, low=1)
+        check_choice("captions", self.captions, CAPTIONS)
+
+
+def _swapped_captions(source: CodeSource, indices: list[int], num: int, mode: str) -> list[str]:
+    """Prompts for ``captions="empty"`` (all empty) or ``"shuffled"`` (item i gets item (i+1) % num's)."""
+    if mode == "empty" or num == 1:
+        return [""] * len(indices)
+    return source.get([(i + 1) % num for i in indices])[0]
 
 
 @torch.no_grad()
@@ -52,6 +65,8 @@ def heldout_nll(
         for start in range(0, num, config.batch_size):
             indices = list(range(start, min(num, start + config.batch_size)))
             captions, codes = source.get(indices)
+            if config.captions != "given":
+                captions = _swapped_captions(source, indices, num, config.captions)
             batch = make_batch([tokenizer.encode(c) for c in captions], codes, lm=lm).to(device)
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                                 enabled=autocast_dtype is not None):
