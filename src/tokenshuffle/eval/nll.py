@@ -34,11 +34,16 @@ class NLLConfig:
         check_choice("captions", self.captions, CAPTIONS)
 
 
-def _swapped_captions(source: CodeSource, indices: list[int], num: int, mode: str) -> list[str]:
-    """Prompts for ``captions="empty"`` (all empty) or ``"shuffled"`` (item i gets item (i+1) % num's)."""
-    if mode == "empty" or num == 1:
-        return [""] * len(indices)
-    return source.get([(i + 1) % num for i in indices])[0]
+def _items(source: CodeSource, indices: list[int], num: int, mode: str) -> tuple[list[str], torch.Tensor]:
+    """(prompts, codes) of the contiguous ``indices``; the prompts per ``mode`` (see ``CAPTIONS``).
+
+    ``"shuffled"`` gives item i the caption of item (i+1) % num, read in the same ``get`` as the batch.
+    """
+    if mode == "shuffled" and num > 1:
+        captions, codes = source.get(indices + [(indices[-1] + 1) % num])
+        return captions[1:], codes[:-1]
+    captions, codes = source.get(indices)
+    return (captions if mode == "given" else [""] * len(indices)), codes
 
 
 @torch.no_grad()
@@ -64,9 +69,7 @@ def heldout_nll(
     try:
         for start in range(0, num, config.batch_size):
             indices = list(range(start, min(num, start + config.batch_size)))
-            captions, codes = source.get(indices)
-            if config.captions != "given":
-                captions = _swapped_captions(source, indices, num, config.captions)
+            captions, codes = _items(source, indices, num, config.captions)
             batch = make_batch([tokenizer.encode(c) for c in captions], codes, lm=lm).to(device)
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                                 enabled=autocast_dtype is not None):
