@@ -22,10 +22,15 @@ def test_encode_decode_shapes(height, width):
     assert float(recon.abs().max()) <= 1.0
 
 
-def test_vq8_tiny_shapes():
-    model = VQTokenizer(VQConfig.preset("vq-8-tiny")).eval()
+@pytest.mark.parametrize("preset", ["vq-8-tiny", "vq-8-small"])
+def test_vq8_shapes(preset):
+    torch.manual_seed(0)
+    model = VQTokenizer(VQConfig.preset(preset)).eval()
     assert model.downsample == 8
-    assert model.encode(torch.zeros(1, 3, 24, 40)).shape == (1, 3, 5)
+    images = torch.rand(1, 3, 24, 40) * 2 - 1
+    codes = model.encode(images)
+    assert codes.shape == (1, 3, 5) and int(codes.max()) < model.codebook_size
+    assert model.decode(codes).shape == images.shape
 
 
 @pytest.mark.parametrize("height,width", [(250, 256), (256, 8), (30, 32)])

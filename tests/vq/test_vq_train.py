@@ -8,7 +8,7 @@ from tokenshuffle.vq import VQConfig, VQTokenizer
 from tokenshuffle.vq.checkpoint import load_state
 from tokenshuffle.vq.losses import PatchDiscriminator, hinge_d_loss, hinge_g_loss, reconstruction_loss
 from tokenshuffle.vq.train import lr_at, train_vq
-from tokenshuffle.vq.train_config import VQTrainConfig, load_recipe
+from tokenshuffle.vq.train_config import VQTrainConfig, load_recipe, recipe_names
 
 
 def _cfg(**kw):
@@ -87,6 +87,17 @@ def test_config_overrides_and_recipes():
     assert recipe.vq.downsample == 16 and recipe.vq.l2_norm and recipe.vq.codebook_size >= 1024
     with pytest.raises(ValueError, match="available: .*scenes-f16"):
         load_recipe("nope")
+
+
+def test_every_committed_recipe_loads():
+    names = recipe_names()
+    assert {"scenes-f16", "scenes-f16-full", "scenes-f8", "scenes-f8-full"} <= set(names)
+    for name in names:
+        recipe = load_recipe(name)
+        assert recipe.vq.l2_norm and recipe.num_steps >= 1
+    f8, f8_full = load_recipe("scenes-f8"), load_recipe("scenes-f8-full")
+    assert f8.vq.downsample == 8 and f8.vq == f8_full.vq  # the second stage keeps the architecture
+    assert f8_full.crop_size == 0 and f8_full.init_from == "runs/vq-scenes-f8"
 
 
 def test_cli_train_vq(tmp_path, capsys):

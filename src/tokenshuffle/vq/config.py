@@ -29,6 +29,16 @@ _PRESETS: dict[str, dict] = {
         codebook_dim=8,
         norm_groups=8,
     ),
+    # Small downsample-8 tokenizer for synthetic scenes: 256^2 images -> 32x32 codes, 512^2 -> 64x64.
+    "vq-8-small": dict(
+        base_channels=16,
+        channel_mult=(1, 2, 2, 4),
+        num_res_blocks=1,
+        z_channels=64,
+        codebook_size=4096,
+        codebook_dim=8,
+        norm_groups=8,
+    ),
     # Smallest preset, for tests and smoke runs.
     "vq-16-tiny": dict(
         base_channels=8,
