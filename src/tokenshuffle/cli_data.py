@@ -1,4 +1,5 @@
-"""``tokenshuffle data scenes|emoji``: write training/evaluation image folders (see ``data.folder``)."""
+"""``tokenshuffle data scenes|emoji|words``: write training/evaluation image folders (see ``data.folder``),
+or a word-level text tokenizer built from their captions."""
 
 from __future__ import annotations
 
@@ -45,6 +46,36 @@ def _run_emoji(args) -> int:
     return 0
 
 
+def caption_texts(folder) -> list[str]:
+    """Every caption phrasing of an image-caption folder (captions.jsonl) or a code-shard folder
+    (captions-*.jsonl)."""
+    from pathlib import Path
+
+    from tokenshuffle.data.folder import CAPTIONS_FILE, read_records
+
+    root = Path(folder)
+    files = [root / CAPTIONS_FILE] if (root / CAPTIONS_FILE).is_file() else sorted(root.glob("captions-*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"--data {folder}: no {CAPTIONS_FILE} or captions-*.jsonl (expected an image-caption "
+                                "or code-shard folder)")
+    texts = []
+    for path in files:
+        for record in read_records(path):
+            texts += record.get("captions") or [record["caption"]]
+    return texts
+
+
+def _run_words(args) -> int:
+    from tokenshuffle.text import WordTokenizer, save_text_tokenizer
+
+    texts = [t for folder in args.data for t in caption_texts(folder)]
+    tokenizer = WordTokenizer.from_texts(texts, min_count=args.min_count)
+    save_text_tokenizer(tokenizer, args.out)
+    print(f"wrote {args.out}: {tokenizer.vocab_size} tokens ({tokenizer.vocab_size - 1} words and <unk>) from "
+          f"{len(texts)} captions")
+    return 0
+
+
 def add_parsers(sub) -> None:
     data = sub.add_parser("data", help="make image-caption datasets", description="Make image-caption datasets.")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="WHAT")
@@ -62,6 +93,17 @@ def add_parsers(sub) -> None:
     scenes.add_argument("--workers", type=int, default=1, help="render processes (output is the same)")
     scenes.add_argument("--out", required=True, help="output folder (images/ + captions.jsonl)")
     scenes.set_defaults(func=_run_scenes)
+
+    words = data_sub.add_parser(
+        "words",
+        help="build a word-level text tokenizer (text_tokenizer.json) from the captions of training folders",
+        description="Build a word-level text tokenizer from every caption phrasing of image-caption or code-shard "
+        "folders; give it to `train` with --set text_tokenizer=FILE.",
+    )
+    words.add_argument("--data", action="append", required=True, help="image-caption or code-shard folder (repeatable)")
+    words.add_argument("--min-count", type=int, default=1, help="keep words seen at least this often (default 1)")
+    words.add_argument("--out", required=True, help="tokenizer JSON file to write")
+    words.set_defaults(func=_run_words)
 
     emoji = data_sub.add_parser(
         "emoji",
