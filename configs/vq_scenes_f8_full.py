@@ -1,4 +1,4 @@
-"""vq-scenes-f8-full: the f8 tokenizer's second stage, fine-tuning on whole 256^2 and 512^2 scenes.
+"""vq-scenes-f8-full: the f8 tokenizer's second stage, fine-tuning on whole 256^2 scenes.
 
 As ``vq_scenes_f16_full`` does for the f16 tokenizer: GroupNorm statistics of 128^2 crops do not
 carry to whole images, so this stage starts from ``runs/vq-scenes-f8`` (the ``vq_scenes_f8`` run) and
