@@ -1,8 +1,10 @@
 import json
 
+import numpy as np
 import pytest
 
 from tokenshuffle.cli import main
+from tokenshuffle.data.codes import FORMAT, INDEX_NAME
 from tokenshuffle.text import ByteTokenizer, WordTokenizer, load_text_tokenizer, save_text_tokenizer
 
 CAPTIONS = ["a photo of a red circle", "A photo of two circles.", "a blue star and a red circle"]
@@ -50,6 +52,10 @@ def test_cli_data_words_reads_folders_and_shards(tmp_path, capsys):
     (shards / "captions-00000.jsonl").write_text(
         json.dumps({"file": "b.png", "caption": CAPTIONS[1], "captions": CAPTIONS[1:]}) + "\n"
     )
+    np.save(shards / "codes-00000.npy", np.zeros((1, 2, 2), dtype=np.int16))
+    shard = {"shard": 0, "codes": "codes-00000.npy", "captions": "captions-00000.jsonl", "num": 1}
+    index = {"format": FORMAT, "complete": True, "shards": [shard], "grid": [2, 2], "vq": {"codebook_size": 16}}
+    (shards / INDEX_NAME).write_text(json.dumps(index))
     out = tmp_path / "words.json"
     assert main(["data", "words", "--data", str(folder), "--data", str(shards), "--out", str(out)]) == 0
     tok = load_text_tokenizer(out)

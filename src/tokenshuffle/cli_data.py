@@ -48,21 +48,22 @@ def _run_emoji(args) -> int:
 
 def caption_texts(folder) -> list[str]:
     """Every caption phrasing of an image-caption folder (captions.jsonl) or a code-shard folder
-    (captions-*.jsonl)."""
+    (``tokenshuffle encode``'s, read through its index like the LM trainer does)."""
+    import json
     from pathlib import Path
 
+    from tokenshuffle.data.codes import INDEX_NAME, CodeShards
     from tokenshuffle.data.folder import CAPTIONS_FILE, read_records
 
     root = Path(folder)
-    files = [root / CAPTIONS_FILE] if (root / CAPTIONS_FILE).is_file() else sorted(root.glob("captions-*.jsonl"))
-    if not files:
-        raise FileNotFoundError(f"--data {folder}: no {CAPTIONS_FILE} or captions-*.jsonl (expected an image-caption "
+    if (root / CAPTIONS_FILE).is_file():
+        records = read_records(root / CAPTIONS_FILE)
+    elif (root / INDEX_NAME).is_file():
+        records = [json.loads(line) for line in CodeShards(root).lines]
+    else:
+        raise FileNotFoundError(f"--data {folder}: no {CAPTIONS_FILE} or {INDEX_NAME} (expected an image-caption "
                                 "or code-shard folder)")
-    texts = []
-    for path in files:
-        for record in read_records(path):
-            texts += record.get("captions") or [record["caption"]]
-    return texts
+    return [text for record in records for text in record.get("captions") or [record["caption"]]]
 
 
 def _run_words(args) -> int:
