@@ -34,10 +34,11 @@ def test_train_writes_tokenizer_samples_and_resumes(tmp_path):
 
 
 def test_gan_and_ema_paths(tmp_path):
-    cfg = _cfg(disc_weight=0.5, disc_start=1, ema_decay=0.9, num_steps=2, crop_size=0)
+    cfg = _cfg(disc_weight=0.5, disc_start=1, disc_channels=8, ema_decay=0.9, num_steps=2, crop_size=0)
     out = train_vq(cfg, out=tmp_path / "run", device="cpu")
     state = load_state(out / "checkpoint")
     assert {"ema", "disc", "opt_d"} <= set(state)
+    assert state["disc"]["net.0.weight"].shape == (8, 3, 4, 4)  # disc_channels sets the first layer's width
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert "d" not in log[0] and "d" in log[1]
     saved = VQTokenizer.from_pretrained(out).state_dict()  # the EMA weights are what gets saved

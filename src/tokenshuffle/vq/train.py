@@ -63,7 +63,7 @@ class _Trainer:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.disc = self.opt_d = None
         if cfg.disc_weight > 0:
-            self.disc = PatchDiscriminator().to(device)
+            self.disc = PatchDiscriminator(channels=cfg.disc_channels).to(device)
             self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=cfg.betas)
         self.step = 0
         self.usage = torch.zeros(cfg.vq.codebook_size, dtype=torch.long, device=device)

@@ -35,6 +35,7 @@ class VQTrainConfig:
     disc_weight: float = 0.0  # 0 switches the PatchGAN off
     disc_start: int = 0  # step at which the hinge GAN loss is switched on
     disc_lr: float = 1e-4
+    disc_channels: int = 64  # width of the PatchGAN's first layer (64 as in taming and LlamaGen)
     ema_decay: float = 0.0  # 0 switches EMA off; the EMA weights are what gets saved when on
     quantizer_warmup: int = 0  # steps with the quantizer bypassed; then the codebook is set by k-means
     restart_every: int = 100  # dead-code restart: codes unused for this many steps move onto latents
@@ -76,6 +77,7 @@ class VQTrainConfig:
         check_range("grad_clip", self.grad_clip, low=0.0)
         check_range("disc_weight", self.disc_weight, low=0.0)
         check_range("disc_start", self.disc_start, low=0)
+        check_range("disc_channels", self.disc_channels, low=1)
         check_range("ema_decay", self.ema_decay, low=0.0, high=1.0, high_open=True)
         check_range("quantizer_warmup", self.quantizer_warmup, low=0, high=self.num_steps - 1)
         check_range("restart_every", self.restart_every, low=0)
