@@ -99,6 +99,9 @@ def test_every_committed_recipe_loads():
     f8, f8_full = load_recipe("scenes-f8"), load_recipe("scenes-f8-full")
     assert f8.vq.downsample == 8 and f8.vq == f8_full.vq  # the second stage keeps the architecture
     assert f8_full.crop_size == 0 and f8_full.init_from == "runs/vq-scenes-f8"
+    p2 = load_recipe("scenes-f16-p2")  # the demo's f16 tokenizer: the f8 one behind a 2x2 stem
+    assert p2.vq.downsample == 16 and p2.vq.patch_size == 2 and p2.train_parts == "decoder"
+    assert p2.init_from == "runs/vq-scenes-f8-full"
 
 
 def test_cli_train_vq(tmp_path, capsys):

@@ -33,7 +33,8 @@ class Encoder(nn.Module):
         super().__init__()
         widths = [cfg.base_channels * m for m in cfg.channel_mult]
         last = len(widths) - 1
-        self.conv_in = nn.Conv2d(3, cfg.base_channels, 3, padding=1)
+        self.patch = cfg.patch_size
+        self.conv_in = nn.Conv2d(3 * self.patch**2, cfg.base_channels, 3, padding=1)
         self.levels = nn.ModuleList(
             Level(
                 cfg.base_channels if i == 0 else widths[i - 1],
@@ -51,6 +52,8 @@ class Encoder(nn.Module):
         self.conv_out = nn.Conv2d(widths[-1], cfg.z_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.patch > 1:
+            x = F.pixel_unshuffle(x, self.patch)  # (B, 3, H, W) -> (B, 3 p², H/p, W/p)
         h = self.conv_in(x)
         for level in self.levels:
             h = level(h)
@@ -81,13 +84,17 @@ class Decoder(nn.Module):
             for i in range(len(widths))
         )
         self.norm_out = group_norm(widths[0], cfg.groups)
-        self.conv_out = nn.Conv2d(widths[0], 3, 3, padding=1)
+        self.patch = cfg.patch_size
+        self.conv_out = nn.Conv2d(widths[0], 3 * self.patch**2, 3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.mid(self.conv_in(z))
         for level in reversed(self.levels):
             h = level(h)
-        return self.conv_out(F.silu(self.norm_out(h)))
+        out = self.conv_out(F.silu(self.norm_out(h)))
+        if self.patch > 1:
+            out = F.pixel_shuffle(out, self.patch)  # (B, 3 p², H/p, W/p) -> (B, 3, H, W)
+        return out
 
 
 @dataclass

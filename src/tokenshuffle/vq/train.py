@@ -25,6 +25,7 @@ from tokenshuffle.vq.autoencoder import VQTokenizer
 from tokenshuffle.vq.checkpoint import has_state, load_state, save_state
 from tokenshuffle.vq.data import to_uint8, training_batches
 from tokenshuffle.vq.losses import PatchDiscriminator, hinge_d_loss, hinge_g_loss, reconstruction_loss
+from tokenshuffle.vq.patching import is_patch_of, patched
 from tokenshuffle.vq.train_config import VQTrainConfig
 
 # Latents kept for dead-code restart: enough to draw fresh codes from several recent batches.
@@ -60,7 +61,11 @@ class _Trainer:
         torch.manual_seed(cfg.seed)
         self.model = VQTokenizer(cfg.vq).to(device)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        if cfg.train_parts == "decoder":
+            for part in (self.model.encoder, self.model.quant_proj, self.model.quantizer):
+                part.requires_grad_(False)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.disc = self.opt_d = None
         if cfg.disc_weight > 0:
             self.disc = PatchDiscriminator(channels=cfg.disc_channels).to(device)
@@ -92,8 +97,11 @@ class _Trainer:
             self.opt_d.load_state_dict(s["opt_d"])
 
     def init_weights(self, folder: str) -> None:
-        """Start from a saved tokenizer's weights; its architecture must be the recipe's."""
+        """Start from a saved tokenizer's weights; its architecture must be the recipe's, or the recipe's
+        without the space-to-depth stem (then it is grown by ``patching.patched``)."""
         parent = VQTokenizer.from_pretrained(folder)
+        if is_patch_of(parent.config, self.cfg.vq):
+            parent = patched(parent, patch_size=self.cfg.vq.patch_size)
         if parent.config != self.cfg.vq:
             raise ValueError(f"init_from {folder}: its tokenizer config {parent.config} is not the recipe's vq "
                              f"{self.cfg.vq}")
@@ -125,7 +133,7 @@ class _Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
         self.opt.step()
         stats = {"loss": loss.item(), "rec": rec.item(), "commit": out.commitment_loss.item(), "g": g_loss.item()}
         if use_gan:
@@ -157,7 +165,8 @@ class _Trainer:
         while sum(t.shape[0] for t in self.pool) > _LATENT_POOL and len(self.pool) > 1:
             self.pool.pop(0)
         if cfg.restart_every and (self.step + 1) % cfg.restart_every == 0:
-            if cfg.quantizer_warmup <= self.step < cfg.restart_until * cfg.num_steps:
+            restarting = cfg.train_parts == "all" and cfg.quantizer_warmup <= self.step
+            if restarting and self.step < cfg.restart_until * cfg.num_steps:
                 self.model.quantizer.restart_codes(self.usage == 0, torch.cat(self.pool), generator=self.restart_gen)
             self.window_used = (self.usage > 0).float().mean().item()
             self.usage.zero_()

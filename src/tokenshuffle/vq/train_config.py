@@ -14,6 +14,8 @@ from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.recipes import apply_overrides, check_fields
 from tokenshuffle.vq.config import VQConfig
 
+TRAIN_PARTS = ("all", "decoder")
+
 
 @dataclass(frozen=True)
 class VQTrainConfig:
@@ -47,6 +49,9 @@ class VQTrainConfig:
     # A tokenizer folder whose weights start the run (optimizer and schedule start fresh): a second
     # stage, e.g. fine-tuning a tokenizer trained on crops on whole images of the sizes it will see.
     init_from: str = ""
+    # "all", or "decoder": only post_quant_proj and the decoder learn, so the codes of every image
+    # stay what they were (code shards encoded earlier remain valid); no dead-code restart then.
+    train_parts: str = "all"
     # "auto" is bf16 autocast on GPU and fp32 on CPU; "bf16" also autocasts on CPU, where CPUs with
     # bf16 instructions train vq-16-small ~1.5x faster (the quantizer stays in fp32 either way).
     precision: str = "auto"
@@ -83,6 +88,11 @@ class VQTrainConfig:
         check_range("restart_every", self.restart_every, low=0)
         check_range("restart_until", self.restart_until, low=0.0, high=1.0)
         check_choice("precision", self.precision, ("auto", "fp32", "bf16"))
+        check_choice("train_parts", self.train_parts, TRAIN_PARTS)
+        if self.train_parts == "decoder" and (self.quantizer_warmup or not self.init_from):
+            raise ValueError("train_parts='decoder' fine-tunes a trained tokenizer: it needs init_from and "
+                             f"quantizer_warmup=0 (got init_from={self.init_from!r}, "
+                             f"quantizer_warmup={self.quantizer_warmup})")
         for name in ("sample_every", "ckpt_every", "log_every"):
             check_range(name, getattr(self, name), low=1)
 
