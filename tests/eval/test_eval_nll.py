@@ -36,8 +36,8 @@ def test_token_weighted_mean_over_uneven_batches():
     expected = 0.0
     with torch.no_grad():
         for i in range(5):  # one item at a time: no padding, independent of the batching above
-            captions, codes = src.get([i])
-            expected += lm_loss(lm, make_batch([tok.encode(captions[0])], codes, lm=lm))[1]["image_ce"] / 5
+            phrasings, codes = src.get([i])
+            expected += lm_loss(lm, make_batch([tok.encode(phrasings[0][0])], codes, lm=lm))[1]["image_ce"] / 5
     assert math.isclose(out["image_ce"], expected, rel_tol=1e-5)
     assert lm.training is False
 

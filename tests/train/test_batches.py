@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from tokenshuffle.text import ByteTokenizer
@@ -36,3 +37,20 @@ def test_each_epoch_is_a_permutation_and_dropout_gives_the_empty_prompt():
     texts, _ = s.batch_at(0, 400)
     empty = sum(t == [] for t in texts)
     assert 150 < empty < 250 and all(t == list(b"item %d" % k) for k, t in enumerate(texts) if t)
+
+
+def test_caption_choice_any_draws_each_phrasing_and_first_keeps_the_prompt():
+    first = _stream(dropout=0.0, num_samples=None)
+    texts, _ = first.batch_at(0, 200)
+    assert all(t == list(b"item %d" % k) for k, t in enumerate(texts))
+    src = RandomCodes(grid=(2, 2), vocab_size=16, seed=3, num_samples=None)
+    any_ = BatchStream(src, tokenizer=ByteTokenizer(), seed=5, caption_dropout=0.0, caption_choice="any")
+    texts, _ = any_.batch_at(0, 200)
+    shown = [bytes(t).decode() for t in texts]
+    assert all(s in (f"item {k}", f"number {k}") for k, s in enumerate(shown))
+    assert 60 < sum(s.startswith("number") for s in shown) < 140
+    again, _ = BatchStream(src, tokenizer=ByteTokenizer(), seed=5, caption_dropout=0.0,
+                           caption_choice="any").batch_at(100, 50)
+    assert again == texts[100:150]  # the phrasing depends on (seed, position) only: resume is exact
+    with pytest.raises(ValueError, match="caption_choice must be one of first, any"):
+        BatchStream(src, tokenizer=ByteTokenizer(), seed=5, caption_dropout=0.0, caption_choice="random")

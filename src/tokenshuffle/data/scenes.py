@@ -262,13 +262,14 @@ def _shard() -> tuple[int, int]:
 
 
 class SceneDataset(torch.utils.data.IterableDataset):
-    """Infinite stream of rendered scenes: ``{"image": uint8 (3, H, W), "caption", "metadata"}``.
+    """Infinite stream of rendered scenes: ``{"image": uint8 (3, H, W), "caption", "captions", "metadata"}``.
 
     Item ``i`` of the global stream depends only on (``seed``, ``i``); shard ``k`` of ``n`` (ranks x
     workers) yields items k, k+n, k+2n, ... so every rank/worker gets its own deterministic stream and
     together they cover the global stream once. ``caption`` is one of the scene's phrasings, picked per
-    item; ``metadata`` is the GenEval line. By default the evaluation prompts (both splits) never occur
-    and the hard split's colour-shape pairs (``holdout``) are never drawn.
+    item (``captions`` all of them, the GenEval prompt first); ``metadata`` is the GenEval line. By
+    default the evaluation prompts (both splits) never occur and the hard split's colour-shape pairs
+    (``holdout``) are never drawn.
     """
 
     def __init__(
@@ -316,7 +317,8 @@ class SceneDataset(torch.utils.data.IterableDataset):
         caption = spec.captions[rng.integers(len(spec.captions))]
         img = render_scene(spec, height=self.height, width=self.width)
         arr = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
-        return {"image": arr.contiguous(), "caption": caption, "metadata": dict(spec.metadata)}
+        return {"image": arr.contiguous(), "caption": caption, "captions": list(spec.captions),
+                "metadata": dict(spec.metadata)}
 
     def __iter__(self):
         shard, num_shards = _shard()

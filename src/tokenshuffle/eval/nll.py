@@ -16,7 +16,7 @@ import torch
 
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.lm import TokenShuffleLM
-from tokenshuffle.train.batches import CodeSource
+from tokenshuffle.train.batches import CodeSource, first_captions
 from tokenshuffle.train.step import Batch, lm_loss, make_batch
 
 CAPTIONS = ("given", "empty", "shuffled")
@@ -40,10 +40,10 @@ def _items(source: CodeSource, indices: list[int], num: int, mode: str) -> tuple
     ``"shuffled"`` gives item i the caption of item (i+1) % num, read in the same ``get`` as the batch.
     """
     if mode == "shuffled" and num > 1:
-        captions, codes = source.get(indices + [(indices[-1] + 1) % num])
-        return captions[1:], codes[:-1]
-    captions, codes = source.get(indices)
-    return (captions if mode == "given" else [""] * len(indices)), codes
+        phrasings, codes = source.get(indices + [(indices[-1] + 1) % num])
+        return first_captions(phrasings)[1:], codes[:-1]
+    phrasings, codes = source.get(indices)
+    return (first_captions(phrasings) if mode == "given" else [""] * len(indices)), codes
 
 
 @torch.no_grad()

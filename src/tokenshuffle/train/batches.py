@@ -1,10 +1,11 @@
 """From data to training batches: code sources, deterministic sample order, caption dropout, tokenising.
 
-The loop reads a ``CodeSource`` (anything with ``num_samples`` and ``get(indices) -> (captions, codes
-(B, h, w))``) through a ``BatchStream``. The stream's only state is ``position``: the number of
-samples the run has consumed, all ranks together. Which item sits at a position, and whether its
-caption is dropped, depends only on (seed, position), so saving ``position`` makes resume exact and
-every rank can compute its own share of a global batch without talking to the others.
+The loop reads a ``CodeSource`` (anything with ``num_samples`` and ``get(indices) -> (phrasings, codes
+(B, h, w))``, where each item's phrasings are its captions, the GenEval prompt first) through a
+``BatchStream``. The stream's only state is ``position``: the number of samples the run has consumed,
+all ranks together. Which item sits at a position, which of its phrasings it is shown with, and
+whether that caption is dropped depend only on (seed, position), so saving ``position`` makes resume
+exact and every rank can compute its own share of a global batch without talking to the others.
 """
 
 from __future__ import annotations
@@ -15,13 +16,20 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from tokenshuffle.errors import check_range
+from tokenshuffle.errors import check_choice, check_range
+
+CAPTION_CHOICES = ("first", "any")  # the prompt only, or any of an item's phrasings
 
 
 class CodeSource(Protocol):
     num_samples: int | None  # None: an unbounded stream of items indexed 0, 1, 2, ...
 
-    def get(self, indices: list[int]) -> tuple[list[str], torch.Tensor]: ...
+    def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]: ...
+
+
+def first_captions(phrasings: list[tuple[str, ...]]) -> list[str]:
+    """The GenEval prompt of each item (its first phrasing): what held-out scoring uses."""
+    return [p[0] for p in phrasings]
 
 
 class RandomCodes:
@@ -30,10 +38,10 @@ class RandomCodes:
     def __init__(self, *, grid: tuple[int, int], vocab_size: int, seed: int = 0, num_samples: int | None = None):
         self.grid, self.vocab_size, self.seed, self.num_samples = grid, vocab_size, seed, num_samples
 
-    def get(self, indices: list[int]) -> tuple[list[str], torch.Tensor]:
+    def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]:
         codes = [torch.randint(0, self.vocab_size, self.grid, generator=torch.Generator().manual_seed(
             self.seed * 1_000_003 + i)) for i in indices]
-        return [f"item {i}" for i in indices], torch.stack(codes)  # (B, h, w)
+        return [(f"item {i}", f"number {i}") for i in indices], torch.stack(codes)  # (B, h, w)
 
 
 class SceneCodes:
@@ -44,18 +52,18 @@ class SceneCodes:
 
         self.scenes = SceneDataset(height=height, width=width, seed=seed)
         self.vq, self.num_samples = vq, num_samples
-        self.memo: dict[int, tuple[str, torch.Tensor]] = {}
+        self.memo: dict[int, tuple[tuple[str, ...], torch.Tensor]] = {}
 
     @torch.no_grad()
-    def get(self, indices: list[int]) -> tuple[list[str], torch.Tensor]:
+    def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]:
         todo = [i for i in dict.fromkeys(indices) if i not in self.memo]
-        fresh: dict[int, tuple[str, torch.Tensor]] = {}
+        fresh: dict[int, tuple[tuple[str, ...], torch.Tensor]] = {}
         if todo:
             items = [self.scenes.sample(i) for i in todo]
             images = torch.stack([it["image"] for it in items]).float() / 127.5 - 1  # (B, 3, H, W) in [-1, 1]
             device = next(self.vq.parameters()).device
             codes = self.vq.encode(images.to(device)).cpu()  # (B, h, w)
-            fresh = {i: (it["caption"], c) for i, it, c in zip(todo, items, codes, strict=True)}
+            fresh = {i: (tuple(it["captions"]), c) for i, it, c in zip(todo, items, codes, strict=True)}
             if self.num_samples:
                 self.memo.update(fresh)
         pairs = [fresh[i] if i in fresh else self.memo[i] for i in indices]
@@ -74,21 +82,28 @@ class ShardCodes:
         self.shards = CodeShards(root)
         self.num_samples = len(self.shards)
 
-    def get(self, indices: list[int]) -> tuple[list[str], torch.Tensor]:
+    def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]:
         items = [self.shards[i] for i in indices]
-        return [it["caption"] for it in items], torch.stack([it["codes"] for it in items])
+        phrasings = [(it["caption"], *(c for c in it["captions"] if c != it["caption"])) for it in items]
+        return phrasings, torch.stack([it["codes"] for it in items])
 
 
 class BatchStream:
     """A run's sequence of samples: position k -> item ``order(k)``, caption dropped or not.
 
     A finite source is visited in a fresh permutation each epoch (seeded by (seed, epoch)).
+    ``caption_choice`` "any" shows each sample with one of its item's phrasings, drawn from (seed,
+    position), so an item seen in several epochs is seen with several captions; "first" always uses
+    the prompt.
     """
 
-    def __init__(self, source: CodeSource, *, tokenizer, seed: int, caption_dropout: float, position: int = 0):
+    def __init__(self, source: CodeSource, *, tokenizer, seed: int, caption_dropout: float, position: int = 0,
+                 caption_choice: str = "first"):
         check_range("caption_dropout", caption_dropout, low=0, high=1)
+        check_choice("caption_choice", caption_choice, CAPTION_CHOICES)
         self.source, self.tokenizer, self.seed = source, tokenizer, seed
         self.caption_dropout = caption_dropout
+        self.caption_choice = caption_choice
         self.position = position
         self._perm: tuple[int, np.ndarray] | None = None
 
@@ -104,10 +119,16 @@ class BatchStream:
     def dropped(self, k: int) -> bool:
         return bool(np.random.default_rng([self.seed, k, 17]).random() < self.caption_dropout)
 
+    def caption(self, k: int, phrasings: tuple[str, ...]) -> str:
+        if self.caption_choice == "first" or len(phrasings) == 1:
+            return phrasings[0]
+        return phrasings[int(np.random.default_rng([self.seed, k, 23]).integers(len(phrasings)))]
+
     def batch_at(self, start: int, count: int) -> tuple[list[list[int]], torch.Tensor]:
         """Tokenised captions and codes (count, h, w) of positions [start, start + count)."""
         positions = range(start, start + count)
-        captions, codes = self.source.get([self.item(k) for k in positions])
+        phrasings, codes = self.source.get([self.item(k) for k in positions])
+        captions = [self.caption(k, p) for k, p in zip(positions, phrasings, strict=True)]
         # A dropped caption becomes the empty prompt: exactly the unconditional branch used by CFG.
         texts = [[] if self.dropped(k) else self.tokenizer.encode(c) for k, c in zip(positions, captions, strict=True)]
         return texts, codes

@@ -14,6 +14,7 @@ from tokenshuffle import recipes
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.recipes import apply_overrides, check_fields
+from tokenshuffle.train.batches import CAPTION_CHOICES
 
 DATA_KINDS = ("random", "scenes")  # anything else is a folder of pre-encoded code shards
 
@@ -34,6 +35,9 @@ class TrainConfig:
     eval_seed: int = 1_000_003
     num_eval_samples: int = 64
     caption_dropout: float = 0.1  # replaced by the empty prompt: CFG's unconditional branch
+    # "first": every sample is shown with its item's prompt (captions[0]); "any": with one of all its
+    # phrasings (the scenes' others name every object's colour, counts as digits, ...), drawn per sample.
+    caption_choice: str = "first"
     # Optimisation: batch_size is the global batch of one optimiser step (all ranks, all micro-steps).
     batch_size: int = 16
     grad_accum: int = 1
@@ -81,6 +85,7 @@ class TrainConfig:
         if self.batch_size % self.grad_accum:
             raise ValueError(f"batch_size={self.batch_size} must be divisible by grad_accum={self.grad_accum}")
         check_range("caption_dropout", self.caption_dropout, low=0, high=1)
+        check_choice("caption_choice", self.caption_choice, CAPTION_CHOICES)
         check_range("lr", self.lr, low=0, low_open=True)
         check_range("min_lr_ratio", self.min_lr_ratio, low=0, high=1)
         check_range("weight_decay", self.weight_decay, low=0)

@@ -24,7 +24,7 @@ from tokenshuffle.serialization import load_state_strict, read_lm_state, save_lm
 from tokenshuffle.text import ByteTokenizer, load_text_tokenizer, save_text_tokenizer
 from tokenshuffle.train import checkpoint as ckpt
 from tokenshuffle.train import distributed as D
-from tokenshuffle.train.batches import BatchStream, RandomCodes, SceneCodes, ShardCodes
+from tokenshuffle.train.batches import BatchStream, RandomCodes, SceneCodes, ShardCodes, first_captions
 from tokenshuffle.train.config import TrainConfig
 from tokenshuffle.train.monitor import MetricsLog, write_sample_grid
 from tokenshuffle.train.optim import build_optimizer, build_schedule
@@ -167,7 +167,8 @@ def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D
     schedule = build_schedule(optimizer, cfg)
     step, counters = 0, {"bad_in_row": 0, "num_bad": 0}
     train_source, eval_source, vq = make_sources(cfg, lm, info.device)
-    stream = BatchStream(train_source, tokenizer=tokenizer, seed=cfg.seed, caption_dropout=cfg.caption_dropout)
+    stream = BatchStream(train_source, tokenizer=tokenizer, seed=cfg.seed, caption_dropout=cfg.caption_dropout,
+                         caption_choice=cfg.caption_choice)
     if state is not None:
         D.load_optim_state(lm, optimizer, state["optim"], fsdp=fsdp)
         schedule.load_state_dict({**state["trainer"]["schedule"], "lr_lambdas": [None] * len(optimizer.param_groups)})
@@ -250,7 +251,7 @@ def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D
         if cfg.sample_every and vq is not None and (step % cfg.sample_every == 0 or step == cfg.num_steps):
             copy = _plain_copy(lm, info, fsdp)
             if copy is not None:
-                captions, _ = eval_source.get(list(range(cfg.num_sample_images)))
+                captions = first_captions(eval_source.get(list(range(cfg.num_sample_images)))[0])
                 (run / "samples").mkdir(exist_ok=True)
                 write_sample_grid(copy, vq, run / "samples" / f"step_{step:08d}.png", captions=captions,
                                   tokenizer=tokenizer, grid=(cfg.height // vq.downsample, cfg.width // vq.downsample),
