@@ -26,6 +26,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--shard-size", type=int, default=2048, help="images per shard")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--precision", default="fp32", help="fp32, or bf16 (autocast, channels-last: ~2x faster on "
+                   "CPUs with AMX; a few percent of codes move to a neighbouring code)")
     p.set_defaults(func=_encode)
 
     p = sub.add_parser("convert-vq", help="convert a LlamaGen VQ checkpoint (.pt) into a tokenizer folder")
@@ -74,7 +76,7 @@ def _encode(args) -> int:
 
     _threads(args)
     info = encode_folder(args.vq, args.data, args.out, size=args.size, batch_size=args.batch_size,
-                         shard_size=args.shard_size, device=args.device)
+                         shard_size=args.shard_size, device=args.device, precision=args.precision)
     print(json.dumps(info, indent=2))
     return 0
 

@@ -94,3 +94,17 @@ def test_errors(tmp_path):
         encode_folder(other, data, tmp_path / "ok", progress=False)
     with pytest.raises(FileNotFoundError, match="index.json"):
         CodeShards(tmp_path)
+
+
+def test_bf16_encode_is_recorded_and_mostly_agrees_with_fp32(tmp_path):
+    data, vq = _folder(tmp_path / "data", num=4, size=64), _vq()
+    fp32 = encode_folder(vq, data, tmp_path / "fp32", progress=False)
+    bf16 = encode_folder(vq, data, tmp_path / "bf16", precision="bf16", progress=False)
+    assert (fp32["precision"], bf16["precision"]) == ("fp32", "bf16")
+    a = torch.stack([it["codes"] for it in CodeShards(tmp_path / "fp32")])
+    b = torch.stack([it["codes"] for it in CodeShards(tmp_path / "bf16")])
+    assert a.shape == b.shape == (4, 4, 4) and (a == b).float().mean() > 0.8
+    with pytest.raises(ValueError, match="precision"):  # resuming must not mix precisions
+        encode_folder(vq, data, tmp_path / "bf16", progress=False)
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
+        encode_folder(vq, data, tmp_path / "x", precision="fp16", progress=False)

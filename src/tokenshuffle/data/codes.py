@@ -58,10 +58,18 @@ def encode_folder(
     batch_size: int = 32,
     shard_size: int = 2048,
     device: str | torch.device | None = None,
+    precision: str = "fp32",
     progress: bool = True,
 ) -> dict:
     """Encode the image-caption folder ``data`` with the tokenizer ``vq`` (folder or VQTokenizer) into
-    shards under ``out``. Resumes: shards already in ``out/index.json`` are skipped. Returns the index."""
+    shards under ``out``. Resumes: shards already in ``out/index.json`` are skipped. Returns the index.
+
+    ``precision`` "bf16" runs the encoder under bf16 autocast in channels-last layout (the quantizer's
+    nearest-code search stays fp32): ~2x faster on CPUs with AMX, and a few percent of codes land on
+    a neighbouring code. It is recorded in the index, and a resumed encode must use the same."""
+    from tokenshuffle.errors import check_choice
+
+    check_choice("precision", precision, ("fp32", "bf16"))
     from tokenshuffle.data.folder import CAPTIONS_FILE, read_records
     from tokenshuffle.vq.autoencoder import VQTokenizer
     from tokenshuffle.vq.data import to_float
@@ -74,6 +82,9 @@ def encode_folder(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = vq if isinstance(vq, VQTokenizer) else VQTokenizer.from_pretrained(vq, device=device)
     model = model.to(device).eval()
+    bf16 = precision == "bf16"
+    if bf16:
+        model = model.to(memory_format=torch.channels_last)
     records = read_records(data / CAPTIONS_FILE)
     if not records:
         raise ValueError(f"--data {data}: {CAPTIONS_FILE} lists no images")
@@ -88,6 +99,7 @@ def encode_folder(
         "image_size": None,
         "grid": None,
         "dtype": dtype.name,
+        "precision": precision,
         "vq": {
             "path": None if isinstance(vq, VQTokenizer) else str(vq),
             "config": model.config.to_dict(),
@@ -102,11 +114,13 @@ def encode_folder(
     old = _read_index(out) if (out / INDEX_NAME).is_file() else None
     if old is not None:
         same = (
-            all(old.get(k) == index[k] for k in ("num_records", "shard_size", "dtype"))
+            all(old.get(k, "fp32" if k == "precision" else None) == index[k]
+                for k in ("num_records", "shard_size", "dtype", "precision"))
             and old["vq"]["config"] == index["vq"]["config"]
         )
         if not same:
-            raise ValueError(f"--out {out} holds shards from another tokenizer or dataset; use a fresh folder")
+            raise ValueError(f"--out {out} holds shards from another tokenizer, dataset or precision; use a fresh "
+                             "folder")
         index.update({k: old[k] for k in ("shards", "image_size", "grid", "num_items", "num_skipped")})
     done = {s["shard"] for s in index["shards"]}
     num_shards = -(-len(records) // shard_size)
@@ -124,7 +138,11 @@ def encode_folder(
             skipped += len(batch) - len(good)
             if good:
                 images = torch.stack([_check_size(index, img, r) for r, img in good])  # (b, 3, H, W)
-                codes.append(model.encode(to_float(images).to(device)).cpu().numpy().astype(dtype))
+                x = to_float(images).to(device)
+                if bf16:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    codes.append(model.encode(x).cpu().numpy().astype(dtype))
                 lines += [_caption_line(r) for r, _ in good]
             bar.update(len(batch))
         _write_shard(out, index, k, codes, lines, skipped)
