@@ -1,10 +1,11 @@
 r"""scenes-t2i-window: the README's window-size table, 256^2 with s = 1, 2, 4 and nothing else changed.
 
-``scenes-t2i`` (dim 256, 6 layers, batch 16) at 256^2 on codes from the shipped demo model's tokenizer,
-bf16 autocast, 2500 steps. Only ``lm.shuffle_window`` changes between rows (16x16 codes -> 256, 64 and
-16 image positions):
+``scenes-t2i`` (dim 256, 6 layers, batch 16) at 256^2 on codes from ``runs/vq-scenes-f16-full`` (the
+previous demo model's tokenizer; ``configs/vq_scenes_f16_full.py`` has its three stages), bf16 autocast,
+2500 steps. Only ``lm.shuffle_window`` changes between rows (16x16 codes -> 256, 64 and 16 image
+positions):
 
-    V=src/tokenshuffle/assets/demo-model/vq
+    V=runs/vq-scenes-f16-full
     tokenshuffle data scenes --num 6000 --height 256 --width 256 --seed 5000 --out data/scenes-6k-256
     tokenshuffle data scenes --num 500 --height 256 --width 256 --seed 90001 --out data/scenes-heldout-256
     tokenshuffle encode --vq $V --data data/scenes-6k-256 --out data/codes-6k-256-full
@@ -29,7 +30,7 @@ CONFIG = dataclasses.replace(
     BASE,
     data="data/codes-6k-256-full",
     eval_data="data/codes-heldout-256-full",
-    vq="src/tokenshuffle/assets/demo-model/vq",
+    vq="runs/vq-scenes-f16-full",
     height=256,
     width=256,
     precision="bf16",
