@@ -3,8 +3,9 @@
 A LLaMA decoder (dim 256, 8 layers, 8 heads) over 32x32 codes (16x16 = 256 decoder positions) from
 the demo tokenizer (``configs/vq_scenes_f16_p2.py``: the f8 tokenizer behind a 2x2 space-to-depth
 stem, 1024 codes), word-level text, and every training caption phrasing (``caption_choice="any"``:
-most phrasings name each object's colour, which the GenEval prompts of two of the six tasks do not).
-40,000 training scenes, held-out scenes from other seeds. The whole path, from the repository root:
+besides the GenEval prompt a scene has phrasings without "a photo of", with the count in digits or
+with the colours of a two-object scene). ``scenes-t2i`` with 8 layers on 40,000 training scenes;
+held-out scenes from other seeds. The whole path, from the repository root:
 
     tokenshuffle data scenes --num 40000 --height 512 --width 512 --seed 5000 --out data/scenes-40k-512
     tokenshuffle data scenes --num 300 --height 512 --width 512 --seed 90002 --out data/scenes-heldout-512
@@ -25,29 +26,24 @@ started with num_steps=7000, stopped by a machine restart after its step-500 che
 The model card (src/tokenshuffle/assets/demo-model/README.md) has the times, hardware and scores.
 """
 
-from tokenshuffle.model.config import LMConfig
-from tokenshuffle.train.config import TrainConfig
+import dataclasses
+from pathlib import Path
 
-CONFIG = TrainConfig(
-    lm=LMConfig(dim=256, num_layers=8, num_heads=8, multiple_of=64, max_seq_len=512, text_vocab_size=48,
-                max_text_len=16, image_vocab_size=1024, max_grid_size=64, shuffle_window=2),
+from tokenshuffle.train.config import load_recipe
+
+BASE = load_recipe(str(Path(__file__).with_name("lm_scenes_t2i.py")))
+CONFIG = dataclasses.replace(
+    BASE,
+    lm=dataclasses.replace(BASE.lm, num_layers=8, text_vocab_size=48, max_text_len=16),
     data="data/codes-40k-512-p2",
     eval_data="data/codes-heldout-512-p2",
     vq="runs/vq-scenes-f16-p2",
     text_tokenizer="data/words-scenes.json",
     caption_choice="any",
-    height=512,
-    width=512,
-    num_eval_samples=256,
-    caption_dropout=0.1,
-    batch_size=16,
     num_steps=3500,
-    lr=1e-3,
     warmup_steps=200,
-    weight_decay=0.05,
     precision="bf16",
     eval_every=500,
-    sample_every=0,
     ckpt_every=500,
     keep_last=20,
 )
