@@ -20,15 +20,17 @@ held-out scenes from other seeds. The whole path, from the repository root:
     tokenshuffle export --run runs/t2i-demo --vq $V --out src/tokenshuffle/assets/demo-model --dtype fp16 \
         --temperature 1.0 --top-k 0
 
-12000 steps at batch 16 are 192,000 images, 4.8 passes over the training scenes; ``compile=True``
+16000 steps at batch 16 are 256,000 images, 6.4 passes over the training scenes; ``compile=True``
 compiles each decoder block (1.4x the training images/s of eager bf16 on the 2-core CPU, after ~25 s
-of compiling). The shipped run got there in four pieces: started with num_steps=7000, stopped by a
+of compiling). The shipped run got there in five pieces: started with num_steps=7000, stopped by a
 machine restart after its step-500 checkpoint, resumed (``--resume``) with num_steps=3500 and finished
 (that model was shipped for a while), resumed from its step-3500 checkpoint with num_steps=7800 and
-compile=True (also shipped for a while), then from step 7800 with num_steps=12000. Each resume keeps
-the optimiser state and recomputes the cosine learning rate for the new length, so the rate jumped
-from its floor (1e-4) back to 6.3e-4 at step 3500 and to 3.5e-4 at step 7800 and decayed again; a
-fresh 12000-step run would not have those bumps.
+compile=True (also shipped for a while), then from step 7800 with num_steps=12000 (shipped too), then
+from step 12000 with num_steps=16000 and min_lr_ratio=0.0. Each resume keeps the optimiser state and
+recomputes the cosine learning rate for the new length, so the rate jumped from its floor (1e-4) back
+to 6.3e-4 at step 3500 and to 3.5e-4 at step 7800 and decayed again; the last piece, with the floor
+at zero, starts at 1.49e-4 and decays to zero at step 16000. Steps 0-12000 ran with min_lr_ratio=0.1
+(the base recipe's). A fresh 16000-step run would not have those bumps.
 The model card (src/tokenshuffle/assets/demo-model/README.md) has the times, hardware and scores.
 """
 
@@ -46,7 +48,8 @@ CONFIG = dataclasses.replace(
     vq="runs/vq-scenes-f16-p2",
     text_tokenizer="data/words-scenes.json",
     caption_choice="any",
-    num_steps=12000,
+    num_steps=16000,
+    min_lr_ratio=0.0,
     warmup_steps=200,
     precision="bf16",
     compile=True,
