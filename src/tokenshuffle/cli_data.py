@@ -8,12 +8,14 @@ def _run_scenes(args) -> int:
     import time
 
     from tokenshuffle.data.geneval import TASKS
+    from tokenshuffle.data.scene_style import STYLES
     from tokenshuffle.data.scenes import write_scenes
     from tokenshuffle.errors import check_choice
 
     tasks = args.tasks.split(",") if args.tasks else None
     for task in tasks or []:
         check_choice("--tasks", task, TASKS)
+    check_choice("--style", args.style, STYLES)
     start = time.perf_counter()
     summary = write_scenes(
         num=args.num,
@@ -23,6 +25,7 @@ def _run_scenes(args) -> int:
         out=args.out,
         tasks=tasks,
         num_workers=args.workers,
+        style=STYLES[args.style],
     )
     elapsed = time.perf_counter() - start
     per_task = ", ".join(f"{k}={v}" for k, v in sorted(summary["per_task"].items()))
@@ -92,6 +95,9 @@ def add_parsers(sub) -> None:
     scenes.add_argument("--seed", type=int, default=0)
     scenes.add_argument("--tasks", default=None, help="comma-separated subset of the six GenEval tasks")
     scenes.add_argument("--workers", type=int, default=1, help="render processes (output is the same)")
+    scenes.add_argument("--style", default="textured",
+                        help="textured (tinted, noisy background; rotated, shaded objects) or canonical (plain grey "
+                             "background, upright unshaded objects on a 1/32 layout grid): same prompts and objects")
     scenes.add_argument("--out", required=True, help="output folder (images/ + captions.jsonl)")
     scenes.set_defaults(func=_run_scenes)
 

@@ -9,6 +9,7 @@ supersampling inside their own bounding box (anti-aliased edges, cheap even at 2
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from tokenshuffle.data.geneval import RELATIONS, TASKS, describe, relative_position
+from tokenshuffle.data.scene_style import TEXTURED, SceneStyle
 from tokenshuffle.data.shapes import (
     BACKGROUND_BASE_RANGE,
     COLOR_NAMES,
@@ -93,7 +95,7 @@ def _box(obj: SceneObject, aspect: float) -> tuple[float, float, float, float]:
     return (float(x0), float(y0), float(x1), float(y1))
 
 
-def _place(rng, shapes_colors, *, aspect: float, relation: str | None) -> list[SceneObject] | None:
+def _place(rng, shapes_colors, *, aspect: float, relation: str | None, style: SceneStyle) -> list[SceneObject] | None:
     """Non-overlapping random placement; for ``position`` the first object must be ``relation`` the second."""
     num = len(shapes_colors)
     low, high = _SIZE_RANGE[num]
@@ -101,11 +103,11 @@ def _place(rng, shapes_colors, *, aspect: float, relation: str | None) -> list[S
     objects: list[SceneObject] = []
     radii: list[float] = []  # bounding-circle radius of each placed object, in height units
     for shape, color in shapes_colors:
-        size = float(rng.uniform(low, high))
+        size = style.snapped(float(rng.uniform(low, high)))
         r = size * short / 2 * float(np.linalg.norm(outline(shape), axis=1).max())
         for _ in range(100):
-            cx = rng.uniform(r + _MARGIN * short, aspect - r - _MARGIN * short)
-            cy = rng.uniform(r + _MARGIN * short, 1 - r - _MARGIN * short)
+            cx = style.snapped(rng.uniform(r + _MARGIN * short, aspect - r - _MARGIN * short) / aspect) * aspect
+            cy = style.snapped(rng.uniform(r + _MARGIN * short, 1 - r - _MARGIN * short))
             ok = all(
                 math.hypot(cx - o.center[0] * aspect, cy - o.center[1]) >= r + ro + _GAP * short
                 for o, ro in zip(objects, radii, strict=True)
@@ -116,6 +118,7 @@ def _place(rng, shapes_colors, *, aspect: float, relation: str | None) -> list[S
             return None
         angle = float(rng.uniform(-20, 20)) if shape == "heart" else float(rng.uniform(-30, 30))
         shade = int(rng.integers(-12, 13))
+        angle, shade = (angle if style.rotate else 0.0), (shade if style.shade else 0)
         objects.append(SceneObject(shape, color, (float(cx / aspect), float(cy)), size, angle, shade))
         radii.append(r)
     if relation is not None:
@@ -144,11 +147,13 @@ def sample_scene(
     aspect: float = 1.0,
     holdout=HARD_PAIRS,
     exclude_prompts=frozenset(),
+    style: SceneStyle = TEXTURED,
 ) -> SceneSpec:
     """Draw a random scene for ``task`` (one of ``TASKS``) from ``rng`` (numpy/torch generator or int seed).
 
     No object gets a (colour, shape) pair in ``holdout``; a scene whose GenEval prompt is in
-    ``exclude_prompts`` is redrawn, and phrasings in it are dropped from the captions.
+    ``exclude_prompts`` is redrawn, and phrasings in it are dropped from the captions. ``style``
+    (``data.scene_style``) sets the nuisance: background, rotation, shade and layout grid.
     """
     check_choice("task", task, TASKS)
     check_range("aspect", aspect, low=0.25, high=4.0)
@@ -174,15 +179,16 @@ def sample_scene(
         metadata, extra = describe(task, [(c, s) for s, c in picks], relation)
         if metadata["prompt"] in exclude_prompts:
             continue
-        objects = _place(rng, picks, aspect=aspect, relation=relation)
+        objects = _place(rng, picks, aspect=aspect, relation=relation, style=style)
         if objects is None:
             continue
         captions = [metadata["prompt"]] + [c for c in extra if c not in exclude_prompts]
-        return SceneSpec(task, tuple(objects), metadata, tuple(captions), _background(rng), float(aspect))
+        background = style.styled_background(_background(rng))
+        return SceneSpec(task, tuple(objects), metadata, tuple(captions), background, float(aspect))
     raise ValueError(f"could not sample a {task} scene: holdout/exclude_prompts leave no valid scene")
 
 
-def scene_for_metadata(metadata: dict, *, rng, aspect: float = 1.0) -> SceneSpec:
+def scene_for_metadata(metadata: dict, *, rng, aspect: float = 1.0, style: SceneStyle = TEXTURED) -> SceneSpec:
     """A scene that satisfies a GenEval metadata line of this domain (e.g. an evaluation prompt).
 
     Unnamed colours are drawn at random; used for the evaluator's ground-truth upper bound.
@@ -202,10 +208,11 @@ def scene_for_metadata(metadata: dict, *, rng, aspect: float = 1.0) -> SceneSpec
             color = g.get("color") or COLOR_NAMES[rng.integers(len(COLOR_NAMES))]
             picks.append((g["class"], color))
     for _ in range(1000):
-        objects = _place(rng, picks, aspect=aspect, relation=relation)
+        objects = _place(rng, picks, aspect=aspect, relation=relation, style=style)
         if objects is not None:
             captions = (metadata["prompt"],)
-            return SceneSpec(task, tuple(objects), dict(metadata), captions, _background(rng), float(aspect))
+            background = style.styled_background(_background(rng))
+            return SceneSpec(task, tuple(objects), dict(metadata), captions, background, float(aspect))
     raise ValueError(f"could not place the objects of {metadata['prompt']!r}")
 
 
@@ -269,7 +276,7 @@ class SceneDataset(torch.utils.data.IterableDataset):
     together they cover the global stream once. ``caption`` is one of the scene's phrasings, picked per
     item (``captions`` all of them, the GenEval prompt first); ``metadata`` is the GenEval line. By
     default the evaluation prompts (both splits) never occur and the hard split's colour-shape pairs
-    (``holdout``) are never drawn.
+    (``holdout``) are never drawn. ``style`` (``data.scene_style``) sets the nuisance variation.
     """
 
     def __init__(
@@ -282,6 +289,7 @@ class SceneDataset(torch.utils.data.IterableDataset):
         exclude_prompts=None,
         holdout=HARD_PAIRS,
         start_index: int = 0,
+        style: SceneStyle = TEXTURED,
     ):
         super().__init__()
         check_range("height", height, low=16, high=4096)
@@ -298,6 +306,7 @@ class SceneDataset(torch.utils.data.IterableDataset):
         self.exclude_prompts = frozenset(exclude_prompts)
         self.holdout = frozenset(tuple(p) for p in holdout)
         self.start_index = start_index
+        self.style = style
 
     def spec(self, index: int) -> SceneSpec:
         rng = np.random.default_rng([self.seed, index])
@@ -308,6 +317,7 @@ class SceneDataset(torch.utils.data.IterableDataset):
             aspect=self.width / self.height,
             holdout=self.holdout,
             exclude_prompts=self.exclude_prompts,
+            style=self.style,
         )
 
     def sample(self, index: int) -> dict:
@@ -346,6 +356,7 @@ def write_scenes(
     tasks=None,
     num_workers: int = 1,
     progress: bool = True,
+    style: SceneStyle = TEXTURED,
 ) -> dict:
     """Write the first ``num`` items of ``SceneDataset(seed=seed)`` in the folder format; returns a summary.
 
@@ -360,7 +371,7 @@ def write_scenes(
 
     check_range("num", num, low=1)
     check_range("num_workers", num_workers, low=1)
-    dataset = SceneDataset(height=height, width=width, seed=seed, tasks=tasks)
+    dataset = SceneDataset(height=height, width=width, seed=seed, tasks=tasks, style=style)
     jobs = ((dataset, i) for i in range(num))
     counts: dict[str, int] = {}
     pool = multiprocessing.get_context("spawn").Pool(num_workers) if num_workers > 1 and num > 64 else None
@@ -379,6 +390,7 @@ def write_scenes(
                     license="CC0-1.0",
                     seed=seed,
                     index=index,
+                    style=dataclasses.asdict(style),
                 )
                 counts[spec.task] = counts.get(spec.task, 0) + 1
     finally:

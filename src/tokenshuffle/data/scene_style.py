@@ -1,0 +1,63 @@
+"""How much a synthetic scene varies beyond what its prompt names: the scene's *style*.
+
+A prompt names shapes, colours, counts and relations; everything else in a scene (the background's
+tint, gradient and noise, each object's rotation and brightness jitter, positions and sizes down to
+the pixel) is nuisance that a text-to-image model must still learn to draw. Through a VQ tokenizer
+most of an image's codes carry that nuisance: on the textured scenes about 80 % of the shipped demo
+model's held-out bits go to background codes, which no prompt word informs. ``canonical`` keeps
+every prompt-relevant choice and removes the nuisance, so a model trained with little compute spends
+its capacity on what the prompt says.
+
+The sampler draws the same random numbers in every style and only then applies the style, so the
+``textured`` stream of a seed is unchanged by the existence of other styles, and most scenes of a seed
+have the same prompt, shapes and colours in every style (a layout that snapping breaks, by overlap or
+by a lost relation, is redrawn, and from there that scene's draws differ).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tokenshuffle.errors import check_choice, check_range
+
+BACKGROUNDS = ("textured", "plain")
+PLAIN_GREY = 128.0  # the plain background's value in every channel: the middle of the evaluator's grey band
+
+
+@dataclass(frozen=True)
+class SceneStyle:
+    # "textured": a tinted grey with a linear gradient and low-frequency noise; "plain": PLAIN_GREY everywhere.
+    background: str = "textured"
+    rotate: bool = True  # rotate each object by a random angle (up to 30 degrees, hearts 20)
+    shade: bool = True  # jitter each object's brightness by up to 12 levels around its palette colour
+    # 0: continuous layout; N > 0: centres (fractions of width/height) and sizes (fractions of the short
+    # side) rounded to multiples of 1/N, so an object's edges fall on the same pixel phase every time
+    # (N = 32 at 512^2 is the 16-pixel grid of a downsample-16 tokenizer).
+    snap: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("background", self.background, BACKGROUNDS)
+        check_range("snap", self.snap, low=0, high=4096)
+
+    def snapped(self, fraction: float) -> float:
+        """``fraction`` on the layout grid (unchanged when ``snap`` is 0)."""
+        return round(fraction * self.snap) / self.snap if self.snap else fraction
+
+    def styled_background(self, params: tuple[float, ...]) -> tuple[float, ...]:
+        """Background parameters (base rgb, gradient angle and amplitude, noise grid) in this style."""
+        if self.background == "textured":
+            return params
+        return (PLAIN_GREY, PLAIN_GREY, PLAIN_GREY, 0.0, 0.0) + (0.0,) * (len(params) - 5)
+
+
+TEXTURED = SceneStyle()  # the default everywhere
+STYLES: dict[str, SceneStyle] = {
+    "textured": TEXTURED,
+    "canonical": SceneStyle(background="plain", rotate=False, shade=False, snap=32),
+}
+
+
+def scene_style(name: str) -> SceneStyle:
+    """A named style (``STYLES``); ValueError naming the valid ones."""
+    check_choice("style", name, tuple(STYLES))
+    return STYLES[name]

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from tokenshuffle.cli import main
+from tokenshuffle.data import ImageCaptionFolder, SceneDataset, render_scene
+from tokenshuffle.data.geneval import relative_position
+from tokenshuffle.data.scene_style import PLAIN_GREY, STYLES, SceneStyle, scene_style
+from tokenshuffle.data.scenes import _box, write_scenes
+
+CANONICAL = STYLES["canonical"]
+
+
+def test_textured_style_is_the_default_stream():
+    plain, styled = SceneDataset(height=64, width=64, seed=7), SceneDataset(height=64, width=64, seed=7,
+                                                                           style=STYLES["textured"])
+    assert all(plain.spec(i) == styled.spec(i) for i in range(20))
+
+
+def test_canonical_keeps_what_the_prompt_says_and_drops_the_nuisance():
+    textured = SceneDataset(height=512, width=512, seed=3)
+    canonical = SceneDataset(height=512, width=512, seed=3, style=CANONICAL)
+    same = 0
+    for i in range(60):
+        a, b = textured.spec(i), canonical.spec(i)
+        for obj in b.objects:
+            assert obj.angle == 0 and obj.shade == 0
+            for v in (*obj.center, obj.size):
+                assert abs(v * 32 - round(v * 32)) < 1e-9  # on the 1/32 layout grid
+        # Same draws: unless snapping broke the layout (then it is redrawn), the same scene content.
+        if a.metadata == b.metadata:
+            same += 1
+            assert a.captions == b.captions and a.objects != b.objects
+            assert [(o.shape, o.color) for o in a.objects] == [(o.shape, o.color) for o in b.objects]
+    assert same >= 45
+
+
+def test_canonical_position_scenes_still_hold_their_relation():
+    ds = SceneDataset(height=512, width=512, seed=11, tasks=["position"], style=CANONICAL)
+    for i in range(40):
+        spec = ds.spec(i)
+        relation = spec.metadata["include"][1]["position"][0]
+        assert relation in relative_position(_box(spec.objects[0], 1.0), _box(spec.objects[1], 1.0))
+
+
+def test_plain_background_is_one_grey():
+    spec = SceneDataset(height=128, width=128, seed=0, style=CANONICAL).spec(0)
+    img = np.asarray(render_scene(spec, height=128, width=128)).astype(int)
+    assert (img[0, 0] == round(PLAIN_GREY)).all() and (img[-1, -1] == round(PLAIN_GREY)).all()
+    textured = np.asarray(render_scene(SceneDataset(height=128, width=128, seed=0).spec(0), height=128, width=128))
+    assert len(np.unique(textured[:8, :8].reshape(-1, 3), axis=0)) > 1  # the textured corner is not flat
+
+
+def test_write_scenes_records_the_style(tmp_path):
+    write_scenes(num=3, height=64, width=64, seed=1, out=tmp_path, progress=False, style=CANONICAL)
+    folder = ImageCaptionFolder(tmp_path)
+    assert folder.records[0]["style"] == {"background": "plain", "rotate": False, "shade": False, "snap": 32}
+
+
+def test_bad_style_names_itself(tmp_path, capsys):
+    with pytest.raises(ValueError, match="style must be one of textured, canonical"):
+        scene_style("fancy")
+    with pytest.raises(ValueError, match="background"):
+        SceneStyle(background="stripes")
+    with pytest.raises(ValueError, match="snap"):
+        SceneStyle(snap=-1)
+    out = tmp_path / "scenes"
+    assert main(["data", "scenes", "--num", "2", "--style", "fancy", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--style must be one of textured, canonical" in err and err.count("\n") == 1
+    assert not out.exists()
