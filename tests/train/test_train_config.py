@@ -78,3 +78,9 @@ def test_staged_recipes_chain_their_parents():
     assert s2.init_from.endswith("lm-scenes-stage1") and s3.init_from.endswith("lm-scenes-stage2")
     assert s3.z_loss_weight > 0 == s2.z_loss_weight
     assert s2.lm.dim == s1.lm.dim and s2.lm.image_vocab_size == s1.lm.image_vocab_size
+
+
+def test_canonical_stage_continues_the_demo_recipe():
+    demo, canon = load_recipe("scenes-t2i-demo"), load_recipe("scenes-t2i-canon")
+    assert canon.lm == demo.lm and canon.vq == demo.vq and canon.text_tokenizer == demo.text_tokenizer
+    assert canon.init_from == "runs/t2i-demo" and "canon" in canon.data and "canon" in canon.eval_data
