@@ -55,9 +55,3 @@ STYLES: dict[str, SceneStyle] = {
     "textured": TEXTURED,
     "canonical": SceneStyle(background="plain", rotate=False, shade=False, snap=32),
 }
-
-
-def scene_style(name: str) -> SceneStyle:
-    """A named style (``STYLES``); ValueError naming the valid ones."""
-    check_choice("style", name, tuple(STYLES))
-    return STYLES[name]
