@@ -5,7 +5,7 @@ weights (``init_from``; a fresh optimiser) and trained on scenes drawn with ``--
 the same prompts and objects, but a plain grey background, upright unshaded objects and a layout on
 a 1/32 grid (``tokenshuffle/data/scene_style.py``). On the textured scenes about 80 % of the
 parent's held-out bits went to background codes that no prompt word informs; here the background
-is one code and the model's capacity goes to the objects. From the repository root, after the
+is nearly one code and the model's capacity goes to the objects. From the repository root, after the
 scenes-t2i-demo path (its docstring):
 
     tokenshuffle data scenes --num 16000 --height 512 --width 512 --seed 5000 --style canonical \\

@@ -43,12 +43,6 @@ class SceneStyle:
         """``fraction`` on the layout grid (unchanged when ``snap`` is 0)."""
         return round(fraction * self.snap) / self.snap if self.snap else fraction
 
-    def styled_background(self, params: tuple[float, ...]) -> tuple[float, ...]:
-        """Background parameters (base rgb, gradient angle and amplitude, noise grid) in this style."""
-        if self.background == "textured":
-            return params
-        return (PLAIN_GREY, PLAIN_GREY, PLAIN_GREY, 0.0, 0.0) + (0.0,) * (len(params) - 5)
-
 
 TEXTURED = SceneStyle()  # the default everywhere
 STYLES: dict[str, SceneStyle] = {

@@ -19,7 +19,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from tokenshuffle.data.geneval import RELATIONS, TASKS, describe, relative_position
-from tokenshuffle.data.scene_style import TEXTURED, SceneStyle
+from tokenshuffle.data.scene_style import PLAIN_GREY, TEXTURED, SceneStyle
 from tokenshuffle.data.shapes import (
     BACKGROUND_BASE_RANGE,
     COLOR_NAMES,
@@ -131,12 +131,15 @@ def _place(rng, shapes_colors, *, aspect: float, relation: str | None, style: Sc
     return objects
 
 
-def _background(rng: np.random.Generator) -> tuple[float, ...]:
+def _background(rng: np.random.Generator, style: SceneStyle) -> tuple[float, ...]:
+    """(base rgb, gradient angle, gradient amplitude, noise grid); drawn in every style, then styled."""
     base = rng.uniform(*BACKGROUND_BASE_RANGE)
     tint = rng.uniform(-7, 7, size=3)
     angle = rng.uniform(0, 2 * math.pi)
     amplitude = rng.uniform(4, 14)
     noise = rng.uniform(-5, 5, size=_NOISE_GRID * _NOISE_GRID)
+    if style.background == "plain":
+        return (PLAIN_GREY,) * 3 + (0.0, 0.0) + (0.0,) * noise.size
     return (*(base + tint).tolist(), float(angle), float(amplitude), *noise.tolist())
 
 
@@ -183,8 +186,7 @@ def sample_scene(
         if objects is None:
             continue
         captions = [metadata["prompt"]] + [c for c in extra if c not in exclude_prompts]
-        background = style.styled_background(_background(rng))
-        return SceneSpec(task, tuple(objects), metadata, tuple(captions), background, float(aspect))
+        return SceneSpec(task, tuple(objects), metadata, tuple(captions), _background(rng, style), float(aspect))
     raise ValueError(f"could not sample a {task} scene: holdout/exclude_prompts leave no valid scene")
 
 
@@ -211,8 +213,7 @@ def scene_for_metadata(metadata: dict, *, rng, aspect: float = 1.0, style: Scene
         objects = _place(rng, picks, aspect=aspect, relation=relation, style=style)
         if objects is not None:
             captions = (metadata["prompt"],)
-            background = style.styled_background(_background(rng))
-            return SceneSpec(task, tuple(objects), dict(metadata), captions, background, float(aspect))
+            return SceneSpec(task, tuple(objects), dict(metadata), captions, _background(rng, style), float(aspect))
     raise ValueError(f"could not place the objects of {metadata['prompt']!r}")
 
 
