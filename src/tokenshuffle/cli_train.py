@@ -50,11 +50,14 @@ def run_eval_nll(args) -> int:
     """Load the LM and the held-out data named by ``args``, print (and optionally save) the NLL."""
     from pathlib import Path
 
+    from tokenshuffle.data.scene_style import STYLES
+    from tokenshuffle.errors import check_choice
     from tokenshuffle.eval.nll import NLLConfig, heldout_nll
     from tokenshuffle.serialization import load_lm, write_json
     from tokenshuffle.text import ByteTokenizer, load_text_tokenizer
     from tokenshuffle.train.batches import SceneCodes, ShardCodes
 
+    check_choice("--style", args.style, STYLES)
     config = NLLConfig(num_samples=args.num_samples, batch_size=args.batch_size, captions=args.captions)
     lm = load_lm(args.model).eval()
     tok_path = args.text_tokenizer or next(
@@ -67,7 +70,7 @@ def run_eval_nll(args) -> int:
         from tokenshuffle.vq import VQTokenizer
 
         source = SceneCodes(VQTokenizer.from_pretrained(args.vq), height=args.height, width=args.width,
-                            seed=args.seed, num_samples=config.num_samples)
+                            seed=args.seed, num_samples=config.num_samples, style=args.style)
     else:
         source = ShardCodes(args.data)
     result = heldout_nll(lm, source, tokenizer=tokenizer, config=config)
@@ -89,6 +92,7 @@ def _add_nll_parser(sub) -> None:
     p.add_argument("--height", type=int, default=128)
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--seed", type=int, default=1_000_003, help="scene seed of the held-out set")
+    p.add_argument("--style", default="textured", help="scene style for --data scenes: textured or canonical")
     p.add_argument("--num-samples", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--text-tokenizer", default="", help="tokenizer.json (default: next to the model, else bytes)")

@@ -54,3 +54,23 @@ def test_caption_choice_any_draws_each_phrasing_and_first_keeps_the_prompt():
     assert again == texts[100:150]  # the phrasing depends on (seed, position) only: resume is exact
     with pytest.raises(ValueError, match="caption_choice must be one of first, any"):
         BatchStream(src, tokenizer=ByteTokenizer(), seed=5, caption_dropout=0.0, caption_choice="random")
+
+
+def test_scene_codes_encode_the_named_style():
+    from tokenshuffle.data.scene_style import STYLES
+    from tokenshuffle.data.scenes import SceneDataset
+    from tokenshuffle.train.batches import SceneCodes
+    from tokenshuffle.vq import VQConfig, VQTokenizer
+
+    torch.manual_seed(0)
+    vq = VQTokenizer(VQConfig.preset("vq-16-tiny")).eval()
+    canon = SceneCodes(vq, height=64, width=64, seed=7, style="canonical")
+    captions, codes = canon.get([0, 1])  # (2, 4, 4)
+    items = [SceneDataset(height=64, width=64, seed=7, style=STYLES["canonical"]).sample(i) for i in (0, 1)]
+    with torch.no_grad():
+        expected = vq.encode(torch.stack([it["image"] for it in items]).float() / 127.5 - 1)
+    assert torch.equal(codes, expected) and captions == [tuple(it["captions"]) for it in items]
+    textured = SceneCodes(vq, height=64, width=64, seed=7).get([0, 1])[1]
+    assert not torch.equal(codes, textured)
+    with pytest.raises(ValueError, match="style must be one of textured, canonical"):
+        SceneCodes(vq, height=64, width=64, style="flat")

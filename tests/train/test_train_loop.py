@@ -80,3 +80,14 @@ def test_scenes_run_writes_sample_grids_and_heldout_bits(tmp_path):
     grid = Image.open(tmp_path / "run" / "samples" / "step_00000002.png")
     assert grid.size == (2 * 64, 64)
     assert 0 < last["eval_bits_per_token"] < 12
+
+
+def test_scene_style_reaches_the_on_the_fly_sources(tmp_path):
+    from tokenshuffle.data.scene_style import STYLES
+    from tokenshuffle.train.loop import make_sources
+    from tokenshuffle.vq import VQConfig, VQTokenizer
+
+    VQTokenizer(VQConfig.preset("vq-16-tiny")).save_pretrained(tmp_path / "vq")
+    cfg = _cfg("data=scenes", f"vq={tmp_path / 'vq'}", "scene_style=canonical")
+    train_src, heldout, _ = make_sources(cfg, build_lm(cfg)[0], torch.device("cpu"))
+    assert train_src.scenes.style == heldout.scenes.style == STYLES["canonical"]

@@ -45,12 +45,18 @@ class RandomCodes:
 
 
 class SceneCodes:
-    """Synthetic scenes rendered and VQ-encoded on the fly (small runs); finite sets are memoised."""
+    """Synthetic scenes rendered and VQ-encoded on the fly (small runs); finite sets are memoised.
 
-    def __init__(self, vq, *, height: int, width: int, seed: int = 0, num_samples: int | None = None):
+    ``style`` names a ``data.scene_style.STYLES`` entry ("textured" or "canonical").
+    """
+
+    def __init__(self, vq, *, height: int, width: int, seed: int = 0, num_samples: int | None = None,
+                 style: str = "textured"):
+        from tokenshuffle.data.scene_style import STYLES
         from tokenshuffle.data.scenes import SceneDataset
 
-        self.scenes = SceneDataset(height=height, width=width, seed=seed)
+        check_choice("style", style, STYLES)
+        self.scenes = SceneDataset(height=height, width=width, seed=seed, style=STYLES[style])
         self.vq, self.num_samples = vq, num_samples
         self.memo: dict[int, tuple[tuple[str, ...], torch.Tensor]] = {}
 

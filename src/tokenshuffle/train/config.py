@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from tokenshuffle import recipes
+from tokenshuffle.data.scene_style import STYLES
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.recipes import apply_overrides, check_fields
@@ -27,6 +28,7 @@ class TrainConfig:
     data: str = "scenes"
     eval_data: str = ""  # held-out code shards; "" = the same kind as `data` with `eval_seed`
     vq: str = ""  # VQ tokenizer folder: needed for "scenes" and for sample grids
+    scene_style: str = "textured"  # "scenes": "textured" or "canonical" (data.scene_style.STYLES)
     text_tokenizer: str = ""  # tokenizer.json; "" = UTF-8 bytes
     height: int = 128
     width: int = 128
@@ -86,6 +88,7 @@ class TrainConfig:
             raise ValueError(f"batch_size={self.batch_size} must be divisible by grad_accum={self.grad_accum}")
         check_range("caption_dropout", self.caption_dropout, low=0, high=1)
         check_choice("caption_choice", self.caption_choice, CAPTION_CHOICES)
+        check_choice("scene_style", self.scene_style, STYLES)
         check_range("lr", self.lr, low=0, low_open=True)
         check_range("min_lr_ratio", self.min_lr_ratio, low=0, high=1)
         check_range("weight_decay", self.weight_decay, low=0)

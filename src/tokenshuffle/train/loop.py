@@ -104,7 +104,7 @@ def make_sources(cfg: TrainConfig, lm: TokenShuffleLM, device: torch.device):
         return (RandomCodes(grid=grid, vocab_size=vocab, seed=cfg.seed, num_samples=n),
                 RandomCodes(grid=grid, vocab_size=vocab, seed=cfg.eval_seed, num_samples=cfg.num_eval_samples), vq)
     if cfg.data == "scenes":
-        kw = {"height": cfg.height, "width": cfg.width}
+        kw = {"height": cfg.height, "width": cfg.width, "style": cfg.scene_style}
         return (SceneCodes(vq, seed=cfg.seed, num_samples=n, **kw),
                 SceneCodes(vq, seed=cfg.eval_seed, num_samples=cfg.num_eval_samples, **kw), vq)
     return ShardCodes(cfg.data), (ShardCodes(cfg.eval_data) if cfg.eval_data else None), vq
