@@ -84,3 +84,17 @@ def test_canonical_stage_continues_the_demo_recipe():
     demo, canon = load_recipe("scenes-t2i-demo"), load_recipe("scenes-t2i-canon")
     assert canon.lm == demo.lm and canon.vq == demo.vq and canon.text_tokenizer == demo.text_tokenizer
     assert canon.init_from == "runs/t2i-demo" and "canon" in canon.data and "canon" in canon.eval_data
+
+
+def test_canonical_window_recipe_is_the_demo_decoder_from_scratch():
+    demo, canon, window = (load_recipe(n) for n in ("scenes-t2i-demo", "scenes-t2i-canon", "scenes-t2i-window-canon"))
+    assert window.lm == demo.lm and window.vq == demo.vq and window.text_tokenizer == demo.text_tokenizer
+    assert not window.init_from and (window.height, window.width) == (256, 256)
+    assert "canon" in window.data and "canon" in window.eval_data and window.data != canon.data
+    assert window.data.replace("256", "512") == canon.data  # the same scenes, rendered at 512^2 for same-cost
+
+
+def test_scene_style_is_checked():
+    assert TrainConfig(vq="v", scene_style="canonical").scene_style == "canonical"
+    with pytest.raises(ValueError, match="scene_style must be one of textured, canonical"):
+        TrainConfig(vq="v", scene_style="flat")
