@@ -17,7 +17,7 @@ rows are 256^2 (16x16 codes -> 256, 64 and 16 image positions for s = 1, 2, 4); 
     tokenshuffle train --config scenes-t2i-window-canon --out runs/wc-s1 --set lm.shuffle_window=1  # =2, =4
     tokenshuffle export --run runs/wc-s1 --vq $V --out runs/pipe-wc-s1 --height 256 --width 256 \\
         --guidance-scale 3 --cfg-schedule half-linear --temperature 0.85 --top-k 100
-    tokenshuffle eval t2i --model runs/pipe-wc-s1 --prompts val --images-per-prompt 2 --batch-size 16
+    tokenshuffle eval t2i --model runs/pipe-wc-s1 --prompts val --images-per-prompt 4 --batch-size 16
 
 The same-cost row is 512^2 with s=2, the same 256 image positions as 256^2 with s=1, on the same
 scenes rendered at 512^2 (``scenes-t2i-canon``'s code shards):
