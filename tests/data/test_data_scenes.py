@@ -37,6 +37,13 @@ def test_shards_split_the_global_stream(monkeypatch):
     assert [s["caption"] for s in _take(ds, 2)] == [full[1], full[4]]
 
 
+def test_a_task_named_twice_is_drawn_twice_as_often():
+    ds = SceneDataset(height=32, width=32, seed=5, tasks=("position", "color_attr", "color_attr"))
+    tags = [ds.spec(i).metadata["tag"] for i in range(600)]
+    assert set(tags) == {"position", "color_attr"}
+    assert 1.6 < tags.count("color_attr") / tags.count("position") < 2.5
+
+
 def test_training_never_draws_holdout_pairs_or_eval_prompts():
     ds = SceneDataset(height=64, width=64, seed=0)
     prompts = {m["prompt"] for split in ("val", "hard") for m in load_eval_prompts(split)}

@@ -86,6 +86,12 @@ def test_canonical_stage_continues_the_demo_recipe():
     assert canon.init_from == "runs/t2i-demo" and "canon" in canon.data and "canon" in canon.eval_data
 
 
+def test_weighted_canonical_piece_continues_the_canonical_stage_on_new_scenes():
+    canon, third = load_recipe("scenes-t2i-canon"), load_recipe("scenes-t2i-canon-w")
+    assert third.lm == canon.lm and third.vq == canon.vq and third.eval_data == canon.eval_data
+    assert third.init_from == "runs/t2i-canon2" and third.data != canon.data and "canon" in third.data
+
+
 def test_canonical_window_recipe_is_the_demo_decoder_from_scratch():
     demo, canon, window = (load_recipe(n) for n in ("scenes-t2i-demo", "scenes-t2i-canon", "scenes-t2i-window-canon"))
     assert window.lm == demo.lm and window.vq == demo.vq and window.text_tokenizer == demo.text_tokenizer

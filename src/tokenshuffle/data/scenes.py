@@ -278,6 +278,7 @@ class SceneDataset(torch.utils.data.IterableDataset):
     item (``captions`` all of them, the GenEval prompt first); ``metadata`` is the GenEval line. By
     default the evaluation prompts (both splits) never occur and the hard split's colour-shape pairs
     (``holdout``) are never drawn. ``style`` (``data.scene_style``) sets the nuisance variation.
+    Each item's task is drawn uniformly from ``tasks``, so a task named twice is drawn twice as often.
     """
 
     def __init__(
