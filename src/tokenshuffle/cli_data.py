@@ -93,7 +93,11 @@ def add_parsers(sub) -> None:
     scenes.add_argument("--height", type=int, default=256)
     scenes.add_argument("--width", type=int, default=256)
     scenes.add_argument("--seed", type=int, default=0)
-    scenes.add_argument("--tasks", default=None, help="comma-separated subset of the six GenEval tasks; a task named twice is drawn twice as often")
+    scenes.add_argument(
+        "--tasks",
+        default=None,
+        help="comma-separated subset of the six GenEval tasks; a task named twice is drawn twice as often",
+    )
     scenes.add_argument("--workers", type=int, default=1, help="render processes (output is the same)")
     scenes.add_argument("--style", default="textured",
                         help="textured (tinted, noisy background; rotated, shaded objects) or canonical (plain grey "
