@@ -17,8 +17,6 @@ the second piece's peak rate. From the repository root, after the scenes-t2i-can
     tokenshuffle train --config scenes-t2i-canon-w --out runs/t2i-canon-w
     tokenshuffle export --run runs/t2i-canon-w --vq runs/vq-scenes-f16-p2 --out src/tokenshuffle/assets/demo-model \\
         --dtype fp16 --guidance-scale 3 --cfg-schedule half-linear --temperature 0.85 --top-k 100
-
-The model card (src/tokenshuffle/assets/demo-model/README.md) has the times, hardware and scores.
 """
 
 import dataclasses
