@@ -53,7 +53,8 @@ def test_plain_background_is_one_grey():
 def test_write_scenes_records_the_style(tmp_path):
     write_scenes(num=3, height=64, width=64, seed=1, out=tmp_path, progress=False, style=CANONICAL)
     folder = ImageCaptionFolder(tmp_path)
-    assert folder.records[0]["style"] == {"background": "plain", "rotate": False, "shade": False, "snap": 32}
+    assert folder.records[0]["style"] == {"background": "plain", "rotate": False, "shade": False, "snap": 32,
+                                        "fixed_sizes": []}
 
 
 def test_bad_style_names_itself(tmp_path, capsys):
@@ -64,5 +65,45 @@ def test_bad_style_names_itself(tmp_path, capsys):
     out = tmp_path / "scenes"
     assert main(["data", "scenes", "--num", "2", "--style", "fancy", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "--style must be one of textured, canonical" in err and err.count("\n") == 1
+    assert "--style must be one of textured, canonical, fixed" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_fixed_style_gives_one_size_per_object_count_and_the_canonical_layout():
+    fixed = STYLES["fixed"]
+    canonical = SceneDataset(height=512, width=512, seed=5, style=CANONICAL)
+    ds = SceneDataset(height=512, width=512, seed=5, style=fixed)
+    same = 0
+    for i in range(60):
+        spec = ds.spec(i)
+        sizes = {o.size for o in spec.objects}
+        assert sizes == {fixed.fixed_sizes[len(spec.objects) - 1]}
+        for obj in spec.objects:
+            assert obj.angle == 0 and obj.shade == 0
+            assert all(abs(v * 32 - round(v * 32)) < 1e-9 for v in obj.center)
+        if spec.task == "position":
+            relation = spec.metadata["include"][1]["position"][0]
+            assert relation in relative_position(_box(spec.objects[0], 1.0), _box(spec.objects[1], 1.0))
+        same += spec.metadata == canonical.spec(i).metadata  # the same draws, only the sizes replaced
+    assert same >= 40
+    # Two copies of one object differ only by where they are: the same pixels once shifted.
+    singles = SceneDataset(height=512, width=512, seed=5, tasks=["colors"], style=fixed)
+    seen = {}
+    for i in range(200):
+        spec = singles.spec(i)
+        key = (spec.objects[0].shape, spec.objects[0].color)
+        if key in seen and seen[key].objects[0].center != spec.objects[0].center:
+            a, b = seen[key], spec
+            break
+        seen[key] = spec
+    img_a, img_b = (np.asarray(render_scene(s, height=512, width=512)) for s in (a, b))
+    (xa, ya), (xb, yb) = (tuple(round(v * 512) for v in s.objects[0].center) for s in (a, b))
+    assert np.array_equal(img_a[ya - 70 : ya + 70, xa - 70 : xa + 70], img_b[yb - 70 : yb + 70, xb - 70 : xb + 70])
+
+
+def test_fixed_sizes_are_checked():
+    with pytest.raises(ValueError, match="fixed_sizes must be empty or 4 sizes"):
+        SceneStyle(fixed_sizes=(0.2, 0.3))
+    with pytest.raises(ValueError, match="fixed_sizes"):
+        SceneStyle(fixed_sizes=(0.2, 0.2, 0.2, 0.7))
+    assert SceneStyle().size(0.3, num_objects=2) == 0.3 and STYLES["fixed"].size(0.3, num_objects=3) == 0.1875

@@ -82,7 +82,7 @@ def test_cli_eval_nll_on_scenes(tmp_path, capsys):
     assert main(args + ["--captions", "nothing"]) == 2
     assert "captions must be one of" in capsys.readouterr().err
     assert main(args + ["--style", "plain"]) == 2
-    assert "--style must be one of textured, canonical" in capsys.readouterr().err
+    assert "--style must be one of textured, canonical, fixed" in capsys.readouterr().err
     assert main(args + ["--style", "canonical"]) == 0
     canonical = json.loads((tmp_path / "nll.json").read_text())
     assert canonical["num_tokens"] == result["num_tokens"] and canonical["bits_per_token"] != result["bits_per_token"]

@@ -72,5 +72,5 @@ def test_scene_codes_encode_the_named_style():
     assert torch.equal(codes, expected) and captions == [tuple(it["captions"]) for it in items]
     textured = SceneCodes(vq, height=64, width=64, seed=7).get([0, 1])[1]
     assert not torch.equal(codes, textured)
-    with pytest.raises(ValueError, match="style must be one of textured, canonical"):
+    with pytest.raises(ValueError, match="style must be one of textured, canonical, fixed"):
         SceneCodes(vq, height=64, width=64, style="flat")

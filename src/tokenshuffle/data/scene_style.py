@@ -6,7 +6,9 @@ the pixel) is nuisance that a text-to-image model must still learn to draw. Thro
 most of an image's codes carry that nuisance: on the textured scenes about 80 % of the shipped demo
 model's held-out bits go to background codes, which no prompt word informs. ``canonical`` keeps
 every prompt-relevant choice and removes the nuisance, so a model trained with little compute spends
-its capacity on what the prompt says.
+its capacity on what the prompt says. ``fixed`` goes one step further: every object of a scene with
+N objects has the same size (one per N), so on the layout grid a colour-shape pair always becomes the
+same block of codes and the model only has to choose and place the objects the prompt names.
 
 The sampler draws the same random numbers in every style and only then applies the style, so the
 ``textured`` stream of a seed is unchanged by the existence of other styles, and most scenes of a seed
@@ -34,10 +36,22 @@ class SceneStyle:
     # side) rounded to multiples of 1/N, so an object's edges fall on the same pixel phase every time
     # (N = 32 at 512^2 is the 16-pixel grid of a downsample-16 tokenizer).
     snap: int = 0
+    # (): each object's size is drawn from its scene's range; four fractions of the short side: the
+    # size of every object in a scene of 1, 2, 3 or 4 objects (the draw is still made, then replaced).
+    fixed_sizes: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         check_choice("background", self.background, BACKGROUNDS)
         check_range("snap", self.snap, low=0, high=4096)
+        object.__setattr__(self, "fixed_sizes", tuple(float(v) for v in self.fixed_sizes))
+        if self.fixed_sizes and len(self.fixed_sizes) != 4:
+            raise ValueError(f"fixed_sizes must be empty or 4 sizes (1 to 4 objects), got {self.fixed_sizes}")
+        for v in self.fixed_sizes:
+            check_range("fixed_sizes", v, low=0, high=0.5, low_open=True)
+
+    def size(self, drawn: float, *, num_objects: int) -> float:
+        """An object's size in a scene of ``num_objects``: the fixed one if set, else ``drawn``, snapped."""
+        return self.snapped(self.fixed_sizes[num_objects - 1] if self.fixed_sizes else drawn)
 
     def snapped(self, fraction: float) -> float:
         """``fraction`` on the layout grid (unchanged when ``snap`` is 0)."""
@@ -48,4 +62,8 @@ TEXTURED = SceneStyle()  # the default everywhere
 STYLES: dict[str, SceneStyle] = {
     "textured": TEXTURED,
     "canonical": SceneStyle(background="plain", rotate=False, shade=False, snap=32),
+    # canonical with one size per object count: 128 px objects alone or in pairs, 96 px in threes and
+    # fours at 512^2 (8 and 6 codes of a downsample-16 tokenizer across).
+    "fixed": SceneStyle(background="plain", rotate=False, shade=False, snap=32,
+                        fixed_sizes=(0.25, 0.25, 0.1875, 0.1875)),
 }

@@ -103,7 +103,7 @@ def _place(rng, shapes_colors, *, aspect: float, relation: str | None, style: Sc
     objects: list[SceneObject] = []
     radii: list[float] = []  # bounding-circle radius of each placed object, in height units
     for shape, color in shapes_colors:
-        size = style.snapped(float(rng.uniform(low, high)))
+        size = style.size(float(rng.uniform(low, high)), num_objects=num)
         r = size * short / 2 * float(np.linalg.norm(outline(shape), axis=1).max())
         for _ in range(100):
             cx = style.snapped(rng.uniform(r + _MARGIN * short, aspect - r - _MARGIN * short) / aspect) * aspect
@@ -231,16 +231,18 @@ def _render_background(params: tuple[float, ...], height: int, width: int) -> np
 def _draw_object(canvas: np.ndarray, obj: SceneObject) -> None:
     height, width = canvas.shape[:2]
     short = min(height, width)
-    pts = placed_outline(
-        obj.shape, center=(obj.center[0] * width, obj.center[1] * height), size=obj.size * short, angle=obj.angle
-    )
+    center = np.array([obj.center[0] * width, obj.center[1] * height])
+    # The outline about its own centre, shifted last: copies of an object whose centres differ by whole
+    # pixels get bit-identical local coordinates below, hence identical pixels (no rounding jitter).
+    rel = placed_outline(obj.shape, center=(0.0, 0.0), size=obj.size * short, angle=obj.angle)
+    pts = rel + center
     x0, y0 = np.floor(pts.min(0)).astype(int) - 1
     x1, y1 = np.ceil(pts.max(0)).astype(int) + 1
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     if x1 <= x0 or y1 <= y0:
         return
     mask = Image.new("L", ((x1 - x0) * _SUPERSAMPLE, (y1 - y0) * _SUPERSAMPLE), 0)
-    local = (pts - np.array([x0, y0])) * _SUPERSAMPLE
+    local = (rel + (center - np.array([x0, y0]))) * _SUPERSAMPLE
     ImageDraw.Draw(mask).polygon([tuple(p) for p in local.tolist()], fill=255)
     alpha = np.asarray(mask.resize((x1 - x0, y1 - y0), Image.BOX), dtype=np.float32)[:, :, None] / 255.0
     color = np.clip(np.asarray(COLORS[obj.color], dtype=np.float32) + obj.shade, 0, 255)

@@ -47,7 +47,7 @@ class RandomCodes:
 class SceneCodes:
     """Synthetic scenes rendered and VQ-encoded on the fly (small runs); finite sets are memoised.
 
-    ``style`` names a ``data.scene_style.STYLES`` entry ("textured" or "canonical").
+    ``style`` names a ``data.scene_style.STYLES`` entry ("textured", "canonical" or "fixed").
     """
 
     def __init__(self, vq, *, height: int, width: int, seed: int = 0, num_samples: int | None = None,

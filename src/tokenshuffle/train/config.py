@@ -28,7 +28,7 @@ class TrainConfig:
     data: str = "scenes"
     eval_data: str = ""  # held-out code shards; "" = the same kind as `data` with `eval_seed`
     vq: str = ""  # VQ tokenizer folder: needed for "scenes" and for sample grids
-    scene_style: str = "textured"  # "scenes": "textured" or "canonical" (data.scene_style.STYLES)
+    scene_style: str = "textured"  # "scenes": "textured", "canonical" or "fixed" (data.scene_style.STYLES)
     text_tokenizer: str = ""  # tokenizer.json; "" = UTF-8 bytes
     height: int = 128
     width: int = 128
