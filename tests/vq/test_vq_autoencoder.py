@@ -121,3 +121,35 @@ def test_channel_norm_keeps_a_flat_colour_that_group_norm_erases():
     assert VQConfig.preset("vq-16-small", norm="channel").groups == 0 and VQConfig.preset("vq-16").groups == 32
     with pytest.raises(ValueError, match="norm"):
         VQConfig(norm="batch")
+
+
+def test_patch_encoder_codes_depend_only_on_their_own_patch():
+    torch.manual_seed(0)
+    model = VQTokenizer(VQConfig.preset("vq-16-tiny", encoder="patch")).eval()
+    conv = VQTokenizer(VQConfig.preset("vq-16-tiny")).eval()
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    y = x.clone()
+    y[:, :, 16:, :] = torch.rand(1, 3, 48, 64) * 2 - 1  # everything but the top row of patches changes
+    y[:, :, :16, 32:48] = x[:, :, :16, 0:16]  # and patch (0, 2) becomes a copy of patch (0, 0)
+    a, b = model.encode(x), model.encode(y)
+    assert torch.equal(a[0, 0, [0, 1, 3]], b[0, 0, [0, 1, 3]]) and b[0, 0, 2] == a[0, 0, 0]
+    lat_x = model.quant_proj(model.encoder(x))
+    lat_y = model.quant_proj(model.encoder(y))
+    assert torch.allclose(lat_x[..., 0, :2], lat_y[..., 0, :2]) and torch.allclose(lat_y[..., 0, 2], lat_x[..., 0, 0])
+    # The convolutional encoder (attention, GroupNorm) lets the rest of the image move those latents.
+    conv_x, conv_y = (conv.quant_proj(conv.encoder(im))[..., 0, :2] for im in (x, y))
+    assert not torch.allclose(conv_x, conv_y)
+    assert model.decode(a).shape == (1, 3, 64, 64)
+
+
+def test_encoder_kind_is_checked_and_saved(tmp_path):
+    with pytest.raises(ValueError, match="encoder must be one of conv, patch"):
+        VQConfig(encoder="mlp")
+    model = VQTokenizer(VQConfig.preset("vq-8-tiny", patch_size=2, encoder="patch"))
+    assert model.downsample == 16 and model.encoder.mlp[0].in_channels == 3 * 16 * 16
+    model.save_pretrained(tmp_path / "vq")
+    loaded = VQTokenizer.from_pretrained(tmp_path / "vq")
+    x = torch.rand(2, 3, 32, 48) * 2 - 1
+    assert loaded.config.encoder == "patch" and torch.equal(loaded.encode(x), model.eval().encode(x))
+    # Folders saved before the field existed load as the convolutional encoder.
+    assert VQConfig.from_dict({k: v for k, v in VQConfig().to_dict().items() if k != "encoder"}).encoder == "conv"

@@ -179,3 +179,47 @@ def test_init_from_starts_a_new_stage_from_saved_weights(tmp_path):
     with pytest.raises(ValueError, match="init_from .*not the recipe's vq"):
         train_vq(_cfg(num_steps=1, init_from=str(parent), vq=VQConfig.preset("vq-16-tiny", codebook_size=32)),
                  out=tmp_path / "other", device="cpu")
+
+
+def test_encoder_stage_trains_a_new_encoder_against_the_frozen_codebook_and_decoder(tmp_path):
+    parent = train_vq(_cfg(num_steps=2), out=tmp_path / "parent", device="cpu")
+    patch_vq = VQConfig.preset("vq-16-tiny", encoder="patch")
+    child = train_vq(_cfg(vq=patch_vq, train_parts="encoder", init_from=str(parent), num_steps=3),
+                     out=tmp_path / "child", device="cpu")
+    a, b = VQTokenizer.from_pretrained(parent), VQTokenizer.from_pretrained(child)
+    assert b.config == patch_vq and b.config.encoder == "patch"
+    sa, sb = a.state_dict(), b.state_dict()
+    kept = [k for k in sb if not k.startswith(("encoder.", "quant_proj."))]
+    assert kept and all(torch.equal(sa[k], sb[k]) for k in kept)  # codebook, post_quant_proj, decoder
+    assert not torch.equal(sa["quant_proj.weight"], sb["quant_proj.weight"])  # quant_proj learnt
+    log = [json.loads(line) for line in (child / "log.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
+    with pytest.raises(ValueError, match="distill_weight=0.5 needs train_parts='encoder'"):
+        _cfg(distill_weight=0.5)
+    with pytest.raises(ValueError, match="train_parts='encoder' fine-tunes part of a trained tokenizer"):
+        _cfg(vq=patch_vq, train_parts="encoder")
+    # Without train_parts="encoder" a parent with another encoder is not the recipe's tokenizer.
+    with pytest.raises(ValueError, match="init_from .*not the recipe's vq"):
+        train_vq(_cfg(vq=patch_vq, init_from=str(parent), num_steps=1), out=tmp_path / "other", device="cpu")
+
+
+def test_distillation_pulls_the_new_encoder_onto_the_parent_latents(tmp_path):
+    import torch.nn.functional as F
+
+    parent = train_vq(_cfg(num_steps=2), out=tmp_path / "parent", device="cpu")
+    patch_vq = VQConfig.preset("vq-16-tiny", encoder="patch")
+    # Only the distillation term trains the encoder here (reconstruction and code losses off).
+    kw = dict(vq=patch_vq, train_parts="encoder", init_from=str(parent), num_steps=30, lr=3e-3, warmup_steps=0,
+              crop_size=0, batch_size=4, l1_weight=0.0, l2_weight=0.0, codebook_weight=0.0, restart_every=0,
+              sample_every=30, ckpt_every=30, log_every=10, distill_weight=1.0)
+    child = train_vq(_cfg(**kw), out=tmp_path / "distilled", device="cpu")
+    assert "distill" in json.loads((child / "log.jsonl").read_text().splitlines()[0])
+    teacher, student = VQTokenizer.from_pretrained(parent), VQTokenizer.from_pretrained(child)
+    torch.manual_seed(0)
+    fresh = VQTokenizer(patch_vq)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        target = F.normalize(teacher.quant_proj(teacher.encoder(x)), dim=1)
+        dist = [(F.normalize(m.quant_proj(m.encoder(x)), dim=1) - target).pow(2).sum(1).mean()
+                for m in (student, fresh)]
+    assert dist[0] < 0.8 * dist[1]

@@ -1,7 +1,8 @@
 """VQTokenizer: images in [-1, 1] <-> integer code grids.
 
 Fully convolutional (plus attention at the lowest resolution), so any height and width that are
-multiples of ``downsample`` work, square or not.
+multiples of ``downsample`` work, square or not. ``VQConfig(encoder="patch")`` swaps the encoder for a
+per-patch one (``PatchEncoder``) whose codes depend on nothing outside their own patch.
 """
 
 from __future__ import annotations
@@ -61,6 +62,25 @@ class Encoder(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
+class PatchEncoder(nn.Module):
+    """Each code from its own f x f pixel patch only (f = the downsample factor): space-to-depth,
+    then the same MLP (1x1 convolutions) at every patch. No norm, no attention, no receptive field
+    beyond the patch, so a patch is encoded identically anywhere in any image."""
+
+    def __init__(self, cfg: VQConfig):
+        super().__init__()
+        self.patch = cfg.downsample
+        hidden = 4 * cfg.z_channels
+        self.mlp = nn.Sequential(
+            nn.Conv2d(3 * self.patch**2, hidden, 1), nn.SiLU(),
+            nn.Conv2d(hidden, hidden, 1), nn.SiLU(),
+            nn.Conv2d(hidden, cfg.z_channels, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(F.pixel_unshuffle(x, self.patch))  # (B, 3, H, W) -> (B, 3 f², H/f, W/f) -> (B, z, h, w)
+
+
 class Decoder(nn.Module):
     """Mirror of the encoder. ``levels[i]`` works at the resolution of encoder level ``i``; they
     run from the lowest resolution (last) to full resolution (``levels[0]``)."""
@@ -110,7 +130,7 @@ class VQTokenizer(nn.Module):
     def __init__(self, config: VQConfig):
         super().__init__()
         self.config = config
-        self.encoder = Encoder(config)
+        self.encoder = PatchEncoder(config) if config.encoder == "patch" else Encoder(config)
         self.quant_proj = nn.Conv2d(config.z_channels, config.codebook_dim, 1)
         self.quantizer = VectorQuantizer(
             config.codebook_size, config.codebook_dim, l2_norm=config.l2_norm, beta=config.commitment_beta

@@ -63,6 +63,7 @@ _PRESETS: dict[str, dict] = {
 }
 
 PRESET_NAMES = tuple(_PRESETS)
+ENCODERS = ("conv", "patch")
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ class VQConfig:
     # patch_size 2 around a downsample-8 network is a downsample-16 tokenizer at the cost of the
     # downsample-8 one at half the resolution (``vq.patching.patched``). 1 (none) for LlamaGen's.
     patch_size: int = 1
+    # "conv": LlamaGen's convolutional encoder (with attention and the model's norm), each code a
+    # function of the whole image. "patch": each code is a function of its own downsample x downsample
+    # pixel patch only (space-to-depth, then a per-patch MLP of width 4 * z_channels): the same patch
+    # gets the same code wherever it is and whatever surrounds it. The decoder is the same in both.
+    encoder: str = "conv"
 
     def __post_init__(self):
         object.__setattr__(self, "channel_mult", tuple(int(m) for m in self.channel_mult))
@@ -106,6 +112,7 @@ class VQConfig:
         check_range("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         check_range("commitment_beta", self.commitment_beta, low=0.0)
         check_range("patch_size", self.patch_size, low=1, high=8)
+        check_choice("encoder", self.encoder, ENCODERS)
         for width in {self.base_channels * m for m in self.channel_mult}:
             if width % self.norm_groups:
                 raise ValueError(

@@ -11,12 +11,14 @@ config.json + model.safetensors.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
@@ -61,10 +63,15 @@ class _Trainer:
         torch.manual_seed(cfg.seed)
         self.model = VQTokenizer(cfg.vq).to(device)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
-        if cfg.train_parts == "decoder":
-            for part in (self.model.encoder, self.model.quant_proj, self.model.quantizer):
-                part.requires_grad_(False)
+        frozen = {"all": (), "decoder": ("encoder", "quant_proj", "quantizer"),
+                  "encoder": ("quantizer", "post_quant_proj", "decoder")}[cfg.train_parts]
+        for name in frozen:
+            getattr(self.model, name).requires_grad_(False)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        # The parent's own encoder, frozen: the distillation target of a new encoder.
+        self.teacher = None
+        if cfg.distill_weight:
+            self.teacher = self._parent(cfg.init_from).eval().requires_grad_(False).to(device)
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.disc = self.opt_d = None
         if cfg.disc_weight > 0:
@@ -96,18 +103,29 @@ class _Trainer:
             self.disc.load_state_dict(s["disc"])
             self.opt_d.load_state_dict(s["opt_d"])
 
-    def init_weights(self, folder: str) -> None:
-        """Start from a saved tokenizer's weights; its architecture must be the recipe's, or the recipe's
-        without the space-to-depth stem (then it is grown by ``patching.patched``)."""
+    def _parent(self, folder: str) -> VQTokenizer:
         parent = VQTokenizer.from_pretrained(folder)
         if is_patch_of(parent.config, self.cfg.vq):
             parent = patched(parent, patch_size=self.cfg.vq.patch_size)
-        if parent.config != self.cfg.vq:
+        return parent
+
+    def init_weights(self, folder: str) -> None:
+        """Start from a saved tokenizer's weights; its architecture must be the recipe's, or the recipe's
+        without the space-to-depth stem (then it is grown by ``patching.patched``). A stage that trains
+        only the encoder may start from a parent with another kind of encoder: every weight but the
+        encoder's is the parent's, the encoder starts fresh."""
+        parent = self._parent(folder)
+        state = parent.state_dict()
+        new_encoder = self.cfg.train_parts == "encoder" and parent.config.encoder != self.cfg.vq.encoder
+        if new_encoder and dataclasses.replace(parent.config, encoder=self.cfg.vq.encoder) == self.cfg.vq:
+            state = {**{k: v for k, v in state.items() if not k.startswith("encoder.")},
+                     **{k: v for k, v in self.model.state_dict().items() if k.startswith("encoder.")}}
+        elif parent.config != self.cfg.vq:
             raise ValueError(f"init_from {folder}: its tokenizer config {parent.config} is not the recipe's vq "
                              f"{self.cfg.vq}")
-        self.model.load_state_dict(parent.state_dict())
+        self.model.load_state_dict(state)
         if self.ema is not None:
-            self.ema.load_state_dict(parent.state_dict())
+            self.ema.load_state_dict(state)
 
     def tokenizer(self) -> VQTokenizer:
         return self.ema if self.ema is not None else self.model
@@ -130,12 +148,16 @@ class _Trainer:
             loss = rec if warm else rec + cfg.codebook_weight * (out.codebook_loss + out.commitment_loss)
             g_loss = hinge_g_loss(self.disc(out.recon)) if use_gan else torch.zeros((), device=x.device)
             loss = loss + cfg.disc_weight * g_loss
+            distill = self._distill_loss(x) if self.teacher is not None else torch.zeros((), device=x.device)
+            loss = loss + cfg.distill_weight * distill
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
         self.opt.step()
         stats = {"loss": loss.item(), "rec": rec.item(), "commit": out.commitment_loss.item(), "g": g_loss.item()}
+        if self.teacher is not None:
+            stats["distill"] = distill.item()
         if use_gan:
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 d_loss = hinge_d_loss(self.disc(x), self.disc(out.recon.detach()))
@@ -157,6 +179,13 @@ class _Trainer:
         stats["psnr"] = psnr(out.recon.detach(), x).mean().item()
         self.step += 1
         return stats
+
+    def _distill_loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean squared distance between the new encoder's and the parent's normalised latents."""
+        with torch.no_grad():
+            target = F.normalize(self.teacher.quant_proj(self.teacher.encoder(x)).float(), dim=1)  # (B, D, h, w)
+        latent = F.normalize(self.model.quant_proj(self.model.encoder(x)).float(), dim=1)
+        return (latent - target).pow(2).sum(1).mean()
 
     def _track_codes(self, codes: torch.Tensor, latents: torch.Tensor) -> None:
         cfg = self.cfg

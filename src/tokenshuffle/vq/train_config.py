@@ -14,7 +14,7 @@ from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.recipes import apply_overrides, check_fields
 from tokenshuffle.vq.config import VQConfig
 
-TRAIN_PARTS = ("all", "decoder")
+TRAIN_PARTS = ("all", "decoder", "encoder")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,14 @@ class VQTrainConfig:
     init_from: str = ""
     # "all", or "decoder": only post_quant_proj and the decoder learn, so the codes of every image
     # stay what they were (code shards encoded earlier remain valid); no dead-code restart then.
+    # "encoder": only the encoder and quant_proj learn, against the parent's frozen codebook and
+    # decoder, so a code keeps what it draws (an LM trained on the parent's codes still reads them);
+    # the parent may have another kind of encoder (``VQConfig.encoder``), which is then not loaded.
     train_parts: str = "all"
+    # With train_parts="encoder": weight of a distillation term, the squared distance between the new
+    # encoder's (normalised) latents and the parent encoder's on the same images. It starts the new
+    # encoder on the codes the parent would pick, the ones an LM trained on the parent has seen most.
+    distill_weight: float = 0.0
     # "auto" is bf16 autocast on GPU and fp32 on CPU; "bf16" also autocasts on CPU, where CPUs with
     # bf16 instructions train vq-16-small ~1.5x faster (the quantizer stays in fp32 either way).
     precision: str = "auto"
@@ -89,10 +96,14 @@ class VQTrainConfig:
         check_range("restart_until", self.restart_until, low=0.0, high=1.0)
         check_choice("precision", self.precision, ("auto", "fp32", "bf16"))
         check_choice("train_parts", self.train_parts, TRAIN_PARTS)
-        if self.train_parts == "decoder" and (self.quantizer_warmup or not self.init_from):
-            raise ValueError("train_parts='decoder' fine-tunes a trained tokenizer: it needs init_from and "
-                             f"quantizer_warmup=0 (got init_from={self.init_from!r}, "
+        if self.train_parts != "all" and (self.quantizer_warmup or not self.init_from):
+            raise ValueError(f"train_parts={self.train_parts!r} fine-tunes part of a trained tokenizer: it needs "
+                             f"init_from and quantizer_warmup=0 (got init_from={self.init_from!r}, "
                              f"quantizer_warmup={self.quantizer_warmup})")
+        check_range("distill_weight", self.distill_weight, low=0.0)
+        if self.distill_weight and self.train_parts != "encoder":
+            raise ValueError(f"distill_weight={self.distill_weight} needs train_parts='encoder' (got "
+                             f"{self.train_parts!r}): the parent's encoder is the teacher of a new encoder")
         for name in ("sample_every", "ckpt_every", "log_every"):
             check_range(name, getattr(self, name), low=1)
 
