@@ -39,7 +39,7 @@ def test_text_logits_equal_hf_llama(tmp_path, tie):
     torch.testing.assert_close(ours, expected, atol=1e-4, rtol=1e-4)
     # the grown rows are new (not copies of a text token) and the image head is usable
     assert not torch.equal(lm.output.weight[300], lm.output.weight[0])
-    assert lm.image_logits(hidden[:, -1:]).shape == (2, 1, 4, 32)
+    assert lm.image_logits(hidden[:, -1:], codes=torch.zeros(2, 1, 4, dtype=torch.long)).shape == (2, 1, 4, 32)
 
 
 def test_rejects_unsupported_rope(tmp_path):

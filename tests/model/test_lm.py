@@ -8,6 +8,13 @@ from tokenshuffle.sampling import cfg_combine, decode_step, prefill
 from tokenshuffle.sequence import build_prefix
 
 
+def _randomise_window_head(lm):
+    """Give WindowAR non-zero output layers (it starts as the identity) so tests can see it act."""
+    torch.manual_seed(1)
+    for p in lm.window_ar.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+
+
 def tiny(s=1, **kw):
     torch.manual_seed(0)
     return ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=s, **kw)).eval()
@@ -18,7 +25,7 @@ def full_image_logits(lm, prefix, valid, windows):
     N = windows.shape[1]
     valid = torch.cat([valid, valid.new_ones(B, N)], 1)
     hidden = lm(prefix, windows, input_pos=torch.arange(P + N), valid=valid)
-    return lm.image_logits(hidden[:, P - 1 : P - 1 + N])  # (B, N, s², V)
+    return lm.image_logits(hidden[:, P - 1 : P - 1 + N], codes=windows)  # (B, N, s², V)
 
 
 @pytest.mark.parametrize("qk_norm", [False, True])
@@ -39,8 +46,13 @@ def test_s1_is_a_plain_llama_lm(qk_norm):
 
 @pytest.mark.parametrize("s", [1, 2, 4])
 @pytest.mark.parametrize("guidance", [False, True])
-def test_cached_decode_equals_full_forward(s, guidance):
-    lm = tiny(s)
+@pytest.mark.parametrize("window_ar", [False, True])
+def test_cached_decode_equals_full_forward(s, guidance, window_ar):
+    if window_ar and s == 1:
+        pytest.skip("window_ar needs s >= 2")
+    lm = tiny(s, window_ar=window_ar)
+    if window_ar:
+        _randomise_window_head(lm)
     cfg = lm.config
     grid = (8, 4)
     texts = [[1, 2, 3, 4, 5], [9]]  # different lengths: the second row is left-padded
@@ -52,12 +64,12 @@ def test_cached_decode_equals_full_forward(s, guidance):
     with torch.no_grad():
         full = full_image_logits(lm, prefix, valid, windows)  # (rows, N, s², V)
         lm.setup_cache(batch=rows, max_len=P + N)
-        steps = [prefill(lm, prefix, valid=valid)]
+        steps = [prefill(lm, prefix, valid=valid)]  # (rows, 1, D) each
         for t in range(1, N):
             steps.append(decode_step(lm, windows[:, t - 1 : t], input_pos=torch.tensor([P + t - 1]),
                                      valid=torch.ones(rows, 1, dtype=torch.bool)))
         lm.clear_cache()
-    cached = torch.stack(steps, 1)
+        cached = lm.image_logits(torch.cat(steps, 1), codes=windows)  # (rows, N, s², V)
     assert torch.allclose(cached, full, atol=1e-5), (cached - full).abs().max()
     if guidance:
         assert torch.allclose(cfg_combine(cached, 3.0), cfg_combine(full, 3.0), atol=1e-4)
@@ -96,3 +108,36 @@ def test_bad_config_names_the_field():
         ts.LMConfig.preset("tiny", num_kv_heads=3)
     with pytest.raises(ValueError, match="unknown LM preset"):
         ts.LMConfig.preset("gpt-zz")
+
+
+def test_window_ar_code_j_reads_only_the_earlier_codes_of_its_window():
+    lm = tiny(2, window_ar=True)
+    _randomise_window_head(lm)
+    cfg = lm.config
+    prefix, valid = build_prefix([[4, 5]], grid=(4, 4), config=cfg)
+    windows = codes_to_windows(torch.randint(0, cfg.image_vocab_size, (1, 4, 4)), s=2)  # (1, 4, 4)
+    with torch.no_grad():
+        base = full_image_logits(lm, prefix, valid, windows)  # (1, N, 4, V)
+        hidden = lm(prefix, windows, input_pos=torch.arange(prefix.shape[1] + 4),
+                    valid=torch.cat([valid, valid.new_ones(1, 4)], 1))[:, prefix.shape[1] - 1 : -1]
+        for j in range(4):
+            changed = windows.clone()
+            changed[:, :, j] = (changed[:, :, j] + 1) % cfg.image_vocab_size  # code j of every window
+            other = lm.image_logits(hidden, codes=changed)  # the same decoder states, other window codes
+            assert torch.allclose(other[:, :, : j + 1], base[:, :, : j + 1], atol=1e-6)  # codes 0..j unmoved
+            if j < 3:
+                assert not torch.allclose(other[:, :, j + 1 :], base[:, :, j + 1 :], atol=1e-4)
+
+
+def test_window_ar_starts_as_the_plain_model():
+    plain, ar = tiny(2), tiny(2, window_ar=True)
+    missing = ar.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("window_ar.") for k in missing)
+    cfg = plain.config
+    prefix, valid = build_prefix([[4, 5]], grid=(4, 4), config=cfg)
+    windows = codes_to_windows(torch.randint(0, cfg.image_vocab_size, (1, 4, 4)), s=2)
+    with torch.no_grad():
+        assert torch.allclose(full_image_logits(ar, prefix, valid, windows),
+                              full_image_logits(plain, prefix, valid, windows), atol=1e-6)
+    with pytest.raises(ValueError, match="window_ar needs shuffle_window >= 2"):
+        ts.LMConfig.preset("tiny", window_ar=True)

@@ -7,9 +7,9 @@ import tokenshuffle as ts
 from tokenshuffle.sampling import SCHEDULES, cfg_combine, filter_logits, sample_logits
 
 
-def tiny(s=2):
+def tiny(s=2, **kw):
     torch.manual_seed(0)
-    return ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=s)).eval()
+    return ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=s, **kw)).eval()
 
 
 @pytest.mark.parametrize("name", SCHEDULES)
@@ -50,8 +50,10 @@ def test_scale_one_samples_the_conditional_distribution():
     prefix, valid = build_prefix([[1, 2, 3]], grid=(4, 4), config=lm.config, guidance=True)
     cond_only, cvalid = build_prefix([[1, 2, 3]], grid=(4, 4), config=lm.config)
     with torch.no_grad():
-        guided = cfg_combine(prefill(lm, prefix, valid=valid), 1.0)
-        cond = prefill(lm, cond_only, valid=cvalid)
+        no_codes = torch.zeros(2, 1, 4, dtype=torch.long)
+        guided = cfg_combine(lm.image_logits(prefill(lm, prefix, valid=valid), codes=no_codes), 1.0)
+        lm.clear_cache()
+        cond = lm.image_logits(prefill(lm, cond_only, valid=cvalid), codes=no_codes[:1])
     assert torch.allclose(guided.softmax(-1), cond.softmax(-1), atol=1e-6)
 
 
@@ -79,9 +81,15 @@ def test_same_seed_same_codes(s):
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-def test_greedy_generate_matches_argmax_of_full_forward():
-    """Greedy codes from the cached sampler are the argmax of a full forward pass over those codes."""
-    lm = tiny(2)
+@pytest.mark.parametrize("window_ar", [False, True])
+def test_greedy_generate_matches_argmax_of_full_forward(window_ar):
+    """Greedy codes from the cached sampler are the argmax of a full forward pass over those codes
+    (with the window head: drawn one after another, each code the argmax given the ones before it)."""
+    lm = tiny(2, window_ar=window_ar)
+    if window_ar:
+        torch.manual_seed(1)
+        for p in lm.window_ar.parameters():
+            torch.nn.init.normal_(p, std=0.3)
     codes = ts.generate(lm, [[3, 4]], grid=(4, 4), sampling=ts.SamplingConfig(temperature=0))
     from tokenshuffle.ops import codes_to_windows
     from tokenshuffle.sequence import build_prefix
@@ -91,7 +99,7 @@ def test_greedy_generate_matches_argmax_of_full_forward():
     P, N = prefix.shape[1], windows.shape[1]
     with torch.no_grad():
         hidden = lm(prefix, windows, input_pos=torch.arange(P + N), valid=torch.cat([valid, valid.new_ones(1, N)], 1))
-        logits = lm.image_logits(hidden[:, P - 1 : P - 1 + N])
+        logits = lm.image_logits(hidden[:, P - 1 : P - 1 + N], codes=windows)
     assert torch.equal(logits.argmax(-1), windows)
 
 
@@ -115,3 +123,16 @@ def test_bad_grid_names_h_w_s():
     lm = tiny(4)
     with pytest.raises(ValueError, match=r"s=4.*h=6, w=8"):
         ts.generate(lm, [[1]], grid=(6, 8))
+
+
+def test_window_head_sampling_with_guidance_is_seeded_and_differs_from_the_parallel_draw():
+    plain, ar = tiny(2), tiny(2, window_ar=True)
+    torch.manual_seed(1)
+    for p in ar.window_ar.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    cfg = ts.SamplingConfig(guidance_scale=3.0, top_k=20)
+    run = lambda lm, seed: ts.generate(lm, [[5, 6], [7]], grid=(4, 8), sampling=cfg,  # noqa: E731
+                                       generator=torch.Generator().manual_seed(seed))
+    a, b = run(ar, 0), run(ar, 0)
+    assert a.shape == (2, 4, 8) and torch.equal(a, b) and not torch.equal(a, run(ar, 1))
+    assert not torch.equal(a, run(plain, 0))

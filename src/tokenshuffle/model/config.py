@@ -37,6 +37,9 @@ class LMConfig:
     shuffle_window: int = 1
     num_mlp_blocks: int = 2
     init_std: float = 0.02
+    # Beyond the paper: code j of a window also conditions on codes 0..j-1 of it (modules.WindowAR);
+    # False is the paper's parallel draw of all s² codes from their own marginals.
+    window_ar: bool = False
 
     def __post_init__(self) -> None:
         positive = ("dim", "num_layers", "num_heads", "max_seq_len", "text_vocab_size", "image_vocab_size",
@@ -51,6 +54,9 @@ class LMConfig:
         s = self.shuffle_window
         if self.dim % (s * s):
             raise ValueError(f"LMConfig.shuffle_window={s}: dim={self.dim} must be divisible by s*s={s * s}")
+        if self.window_ar and s < 2:
+            raise ValueError(f"LMConfig.window_ar needs shuffle_window >= 2 (a window of one code has nothing "
+                             f"to condition on), got shuffle_window={s}")
         if self.num_mlp_blocks < 0:
             raise ValueError(f"LMConfig.num_mlp_blocks must be >= 0, got {self.num_mlp_blocks}")
 

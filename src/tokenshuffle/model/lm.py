@@ -3,7 +3,8 @@
 Inputs are a token prefix ``[BOS] text [SOI] <h> <w>`` (B, P) and image codes grouped by window
 (B, n, s²) (see ``tokenshuffle.ops.codes_to_windows``); each window becomes one decoder position.
 ``forward`` returns hidden states; ``image_logits`` maps the hidden state at one position to the
-logits of all s² codes of the *next* window, through TokenUnshuffle and the shared visual head.
+logits of all s² codes of the *next* window, through TokenUnshuffle and the shared visual head (and,
+with ``LMConfig.window_ar``, ``WindowAR``, which reads the earlier codes of that window).
 With s=1 there are no shuffle modules: the model is exactly a plain LLaMA-style LM whose image
 logits are the image-code rows of its output layer.
 """
@@ -16,7 +17,7 @@ from torch.nn import functional as F
 
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.model.decoder import Decoder
-from tokenshuffle.modules import TokenShuffle, TokenUnshuffle
+from tokenshuffle.modules import TokenShuffle, TokenUnshuffle, WindowAR
 
 
 class TokenShuffleLM(nn.Module):
@@ -34,7 +35,12 @@ class TokenShuffleLM(nn.Module):
                                             eps=config.norm_eps)
         else:
             self.shuffle = self.unshuffle = None
+        self.window_ar = None
+        if config.window_ar:
+            self.window_ar = WindowAR(config.dim, s=s, vocab_size=config.image_vocab_size, eps=config.norm_eps)
         self.apply(self._init_weights)
+        if self.window_ar is not None:
+            self.window_ar.reset_output()
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
@@ -71,10 +77,21 @@ class TokenShuffleLM(nn.Module):
         x = torch.cat([self.tok_embeddings(prefix), self.embed_windows(windows)], dim=1)  # (B, P+n, D)
         return self.decoder(x, input_pos=input_pos, valid=valid)
 
-    def image_logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(B, n, D) hidden -> (B, n, s², V) logits of the s² codes of each position's next window."""
-        u = hidden[:, :, None] if self.unshuffle is None else self.unshuffle(hidden)  # (B, n, s², D)
-        return F.linear(u, self.output.weight[self.config.image_offset :])
+    def window_features(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(B, n, D) hidden -> (B, n, s², D): one feature per code of each position's next window."""
+        return hidden[:, :, None] if self.unshuffle is None else self.unshuffle(hidden)
+
+    def code_logits(self, features: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:
+        """(B, n, s², D) window features -> (B, n, s², V) logits. ``codes`` (B, n, s²) are the codes of
+        those windows: logit j reads codes 0..j-1 of its window with ``window_ar``, none of them without."""
+        if self.window_ar is not None:
+            features = self.window_ar(features, codes)
+        return F.linear(features, self.output.weight[self.config.image_offset :])
+
+    def image_logits(self, hidden: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:
+        """(B, n, D) hidden -> (B, n, s², V) logits of the s² codes of each position's next window, whose
+        codes (B, n, s²) are given (teacher forcing; see ``code_logits``)."""
+        return self.code_logits(self.window_features(hidden), codes=codes)
 
     def text_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, L, D) hidden -> (B, L, vocab) logits over the whole vocabulary (text loss, EOI)."""

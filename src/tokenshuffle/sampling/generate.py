@@ -1,8 +1,10 @@
 """Autoregressive sampling of image codes: prefill, one ``decode_step`` per window, ``generate``.
 
-Each decode step feeds the s² codes of the last window as one position and emits the logits of all
-s² codes of the next window; they are drawn together, each from its own logits (paper Sec. 3.2).
-``decode_step`` is the ``torch.compile`` target: fixed shapes, the static KV cache, no sampling.
+Each decode step feeds the s² codes of the last window as one position and returns the decoder's
+output there; the s² codes of the next window are drawn from it together, each from its own logits
+(paper Sec. 3.2), or, with ``LMConfig.window_ar``, one after another through the small window head,
+each seeing the ones drawn before it. ``decode_step`` is the ``torch.compile`` target: fixed shapes,
+the static KV cache, no sampling.
 """
 
 from __future__ import annotations
@@ -41,21 +43,42 @@ class SamplingConfig:
 
 
 def prefill(lm: TokenShuffleLM, prefix: torch.Tensor, *, valid: torch.Tensor) -> torch.Tensor:
-    """Run the (B, P) prefix into the cache -> (B, s², V) logits of the first window."""
+    """Run the (B, P) prefix into the cache -> (B, 1, D) hidden state that predicts the first window."""
     B, P = prefix.shape
     no_windows = prefix.new_zeros(B, 0, lm.s * lm.s)
     input_pos = torch.arange(P, device=prefix.device)
     hidden = lm(prefix, no_windows, input_pos=input_pos, valid=valid)  # (B, P, D)
-    return lm.image_logits(hidden[:, -1:])[:, 0]  # (B, s², V)
+    return hidden[:, -1:]  # (B, 1, D)
 
 
 def decode_step(
     lm: TokenShuffleLM, windows: torch.Tensor, *, input_pos: torch.Tensor, valid: torch.Tensor
 ) -> torch.Tensor:
-    """Feed (B, 1, s²) codes at ``input_pos`` (1,) -> (B, s², V) logits of the next window."""
+    """Feed (B, 1, s²) codes at ``input_pos`` (1,) -> (B, 1, D) hidden state that predicts the next window."""
     no_prefix = windows.new_zeros(windows.shape[0], 0)
-    hidden = lm(no_prefix, windows, input_pos=input_pos, valid=valid)  # (B, 1, D)
-    return lm.image_logits(hidden)[:, 0]  # (B, s², V)
+    return lm(no_prefix, windows, input_pos=input_pos, valid=valid)  # (B, 1, D)
+
+
+def sample_window(
+    lm: TokenShuffleLM, hidden: torch.Tensor, *, scale: float, sampling: SamplingConfig,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """(rows, 1, D) hidden states -> (B, s²) codes of the next window; rows = 2B laid out [cond; uncond]
+    under guidance (CFG is applied to every code's logits), B otherwise."""
+    rows = hidden.shape[0]
+    B = rows // 2 if sampling.use_cfg else rows
+    ss = lm.s * lm.s
+    features = lm.window_features(hidden)  # (rows, 1, s², D)
+    codes = torch.zeros(B, 1, ss, dtype=torch.long, device=hidden.device)  # (B, 1, s²)
+    # Without the window head the logits do not read the window's codes: all s² are drawn at once.
+    parts = [slice(j, j + 1) for j in range(ss)] if lm.config.window_ar else [slice(0, ss)]
+    for part in parts:
+        logits = lm.code_logits(features, codes=codes.repeat(rows // B, 1, 1))[:, 0, part]  # (rows, k, V)
+        if sampling.use_cfg:
+            logits = cfg_combine(logits, scale)  # (B, k, V)
+        codes[:, 0, part] = sample_logits(logits, temperature=sampling.temperature, top_k=sampling.top_k,
+                                          top_p=sampling.top_p, generator=generator)
+    return codes[:, 0]  # (B, s²)
 
 
 def compile_decode_step(fn=decode_step):
@@ -124,17 +147,12 @@ def generate(
 
     lm.setup_cache(batch=rows, max_len=P + num_positions)
     try:
-        logits = prefill(lm, prefix, valid=valid)  # (rows, s², V)
+        hidden = prefill(lm, prefix, valid=valid)  # (rows, 1, D)
         for t in range(num_positions):
             if t > 0:
                 fed = out[:, t - 1 : t].repeat(rows // B, 1, 1)  # (rows, 1, s²): same codes for cond/uncond
-                logits = step(lm, fed, input_pos=positions[t - 1 : t], valid=step_valid)
-            if sampling.use_cfg:
-                logits = cfg_combine(logits, scales[t])  # (B, s², V)
-            out[:, t] = sample_logits(
-                logits, temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p,
-                generator=generator,
-            )
+                hidden = step(lm, fed, input_pos=positions[t - 1 : t], valid=step_valid)
+            out[:, t] = sample_window(lm, hidden, scale=scales[t], sampling=sampling, generator=generator)
             if progress is not None:
                 progress(t + 1)
     finally:

@@ -55,7 +55,7 @@ def lm_loss(lm: TokenShuffleLM, batch: Batch, *, loss: LossConfig = LossConfig()
     valid = torch.cat([batch.valid, batch.valid.new_ones(B, N)], dim=1)  # (B, P+N)
     input_pos = torch.arange(P + N, device=prefix.device)
     hidden = lm(prefix, windows, input_pos=input_pos, valid=valid)  # (B, P+N, D)
-    logits = lm.image_logits(hidden[:, P - 1 : P - 1 + N]).float()  # (B, N, s², V)
+    logits = lm.image_logits(hidden[:, P - 1 : P - 1 + N], codes=windows).float()  # (B, N, s², V)
     image_ce = F.cross_entropy(logits.flatten(0, 2), windows.flatten())
     total = image_ce
     metrics = {"image_ce": image_ce.item(), "bits_per_token": image_ce.item() / math.log(2)}
