@@ -66,6 +66,20 @@ def test_bench_generate_reports_every_configuration(tmp_path, capsys):
     assert all(r["images_per_s"] > 0 and r["steps"] == 16 // r["s"] ** 2 for r in rows)
 
 
+def test_bench_generate_window_head_rows(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    code = main(["bench", "generate", "--models", "tiny", "--height", "64", "--width", "64", "--windows", "1,2",
+                 "--window-head", "both", "--repeats", "1", "--warmup", "0", "--image-vocab", "64", "--json", str(out)])
+    assert code == 0
+    import json
+
+    rows = json.loads(out.read_text())["results"]
+    assert [(r["s"], r["window_ar"]) for r in rows] == [(1, False), (2, False), (2, True)]  # no head at s=1
+    assert main(["bench", "generate", "--models", "tiny", "--window-head", "maybe"]) == 2
+    err = capsys.readouterr().err
+    assert "--window-head must be one of on, off, both" in err and err.count("\n") == 1
+
+
 def test_bench_train_reports_every_window(tmp_path):
     out = tmp_path / "t.json"
     code = main(["bench", "train", "--model", "tiny", "--height", "64", "--width", "64", "--windows", "1,2",

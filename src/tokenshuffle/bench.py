@@ -134,6 +134,7 @@ class GenerateBench:
     downsample: int = 16
     windows: tuple[int, ...] = (1, 2, 4)
     cfg: tuple[bool, ...] = (True,)
+    window_ar: tuple[bool, ...] = (False,)  # LMConfig.window_ar rows (the head is skipped at s=1)
     batch: int = 1
     image_vocab_size: int = 16384
     dtype: str = "fp32"
@@ -157,9 +158,10 @@ def bench_generate(cfg: GenerateBench, *, log=print) -> dict:
     texts = [list(PROMPT.encode())] * cfg.batch
     rows = []
     for name in cfg.models:
-        for s in cfg.windows:
+        for s, window_ar in ((s, w) for s in cfg.windows for w in cfg.window_ar if s > 1 or not w):
             torch.manual_seed(cfg.seed)
             lm_cfg = bench_lm_config(name, s=s, grid=grid, image_vocab_size=cfg.image_vocab_size)
+            lm_cfg = dataclasses.replace(lm_cfg, window_ar=window_ar)
             lm = TokenShuffleLM(lm_cfg).to(device=device, dtype=DTYPES[cfg.dtype]).eval()
             params = sum(p.numel() for p in lm.parameters())
             for use_cfg in cfg.cfg:
@@ -178,22 +180,26 @@ def bench_generate(cfg: GenerateBench, *, log=print) -> dict:
                 times = timed_runs(run, device=device, warmup=0, repeats=cfg.repeats)
                 sec = statistics.median(times)
                 positions = grid[0] * grid[1] // (s * s)
-                row = {"model": name, "params_m": params / 1e6, "s": s, "cfg": use_cfg, "batch": cfg.batch,
+                row = {"model": name, "params_m": params / 1e6, "s": s, "window_ar": window_ar, "cfg": use_cfg,
+                       "batch": cfg.batch,
                        "grid": f"{grid[0]}x{grid[1]}", "steps": positions, "ms_per_step": 1e3 * sec / positions,
                        "s_per_image": sec / cfg.batch, "images_per_s": cfg.batch / sec,
                        "peak_mem_mb": peak_memory_mb(device), "times_s": times}
                 rows.append(row)
-                log(f"  {name} s={s} cfg={'on' if use_cfg else 'off'}: {row['ms_per_step']:.1f} ms/step, "
+                head = " window head" if window_ar else ""
+                log(f"  {name} s={s}{head} cfg={'on' if use_cfg else 'off'}: {row['ms_per_step']:.1f} ms/step, "
                     f"{row['s_per_image']:.2f} s/image")
             del lm
     for r in rows:
-        base = next(b for b in rows if b["model"] == r["model"] and b["cfg"] == r["cfg"] and b["s"] == min(cfg.windows))
+        base = next(b for b in rows if b["model"] == r["model"] and b["cfg"] == r["cfg"]
+                    and b["s"] == min(cfg.windows) and b["window_ar"] == min(cfg.window_ar))
         r["speedup"] = r["images_per_s"] / base["images_per_s"]
     return {"benchmark": "generate", "environment": environment(device, cfg.dtype),
             "config": dataclasses.asdict(cfg), "results": rows}
 
 
-GENERATE_COLUMNS = [("model", "model"), ("s", "s"), ("cfg", "cfg"), ("grid", "grid"), ("steps", "steps"),
+GENERATE_COLUMNS = [("model", "model"), ("s", "s"), ("window_ar", "window head"), ("cfg", "cfg"), ("grid", "grid"),
+                    ("steps", "steps"),
                     ("ms_per_step", "ms/step"), ("s_per_image", "s/image"), ("images_per_s", "images/s"),
                     ("speedup", "x vs min s"), ("peak_mem_mb", "peak MB")]
 

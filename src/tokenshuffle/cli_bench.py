@@ -19,6 +19,11 @@ def _cfg_modes(text: str) -> tuple[bool, ...]:
     return {"on": (True,), "off": (False,), "both": (True, False)}[text]
 
 
+def _head_modes(text: str) -> tuple[bool, ...]:
+    check_choice("--window-head", text, ("on", "off", "both"))
+    return {"on": (True,), "off": (False,), "both": (False, True)}[text]
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--height", type=int, default=512)
     p.add_argument("--width", type=int, default=512)
@@ -41,6 +46,9 @@ def add_parsers(sub) -> None:
     g.add_argument("--cfg", type=_cfg_modes, default=(True,), help="on, off or both (default on)")
     g.add_argument("--batch", type=int, default=1)
     g.add_argument("--compile", action="store_true", help="torch.compile the decode step")
+    g.add_argument("--window-head", default="off",
+                   help="off, on or both: LMConfig.window_ar, codes of a window drawn one after another "
+                        "(default off; never at s=1)")
     add_common(g)
     g.set_defaults(func=run_generate)
     t = bsub.add_parser("train", help="training images/s (forward+backward+AdamW) per shuffle window")
@@ -65,7 +73,9 @@ def run_generate(args) -> int:
 
     _threads(args)
     cfg = GenerateBench(models=tuple(args.models.split(",")), height=args.height, width=args.width,
-                        downsample=args.downsample, windows=args.windows, cfg=args.cfg, batch=args.batch,
+                        downsample=args.downsample, windows=args.windows, cfg=args.cfg,
+                        window_ar=_head_modes(args.window_head),
+                        batch=args.batch,
                         image_vocab_size=args.image_vocab, dtype=args.dtype, device=args.device,
                         warmup=args.warmup, repeats=args.repeats, compile=args.compile)
     return _report(bench_generate(cfg), GENERATE_COLUMNS, args.json)
