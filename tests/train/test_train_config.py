@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from tokenshuffle.train.config import TrainConfig, load_recipe
@@ -102,5 +104,18 @@ def test_canonical_window_recipe_is_the_demo_decoder_from_scratch():
 
 def test_scene_style_is_checked():
     assert TrainConfig(vq="v", scene_style="canonical").scene_style == "canonical"
-    with pytest.raises(ValueError, match="scene_style must be one of textured, canonical"):
+    with pytest.raises(ValueError, match="scene_style must be one of textured, canonical, fixed"):
         TrainConfig(vq="v", scene_style="flat")
+
+
+def test_fixed_stage_continues_the_canonical_decoder_on_fixed_scenes_and_the_patch_tokenizer():
+    canon, fixed = load_recipe("scenes-t2i-canon"), load_recipe("scenes-t2i-fixed")
+    assert fixed.lm == canon.lm and fixed.text_tokenizer == canon.text_tokenizer
+    assert fixed.init_from == "runs/t2i-canon2" and fixed.vq == "runs/vq-scenes-f16-patch"
+    assert "fixed" in fixed.data and "fixed" in fixed.eval_data and fixed.precision == "fp32"
+
+
+def test_window_head_stage_continues_the_fixed_run_with_only_the_head_added():
+    fixed, ar = load_recipe("scenes-t2i-fixed"), load_recipe("scenes-t2i-fixed-ar")
+    assert ar.lm == dataclasses.replace(fixed.lm, window_ar=True) and not fixed.lm.window_ar
+    assert ar.data == fixed.data and ar.vq == fixed.vq and ar.init_from.startswith("runs/t2i-fixed/")
