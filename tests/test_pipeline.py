@@ -36,3 +36,9 @@ def test_save_and_load_round_trip_gives_the_same_images(tmp_path):
 def test_bad_size_names_the_argument_and_the_multiple(height, width, name):
     with pytest.raises(ValueError, match=rf"{name} must be a positive multiple of .* = 32"):
         tiny_pipeline()("x", height=height, width=width)
+
+
+def test_top_k_zero_turns_off_the_models_default_top_k():
+    pipe = TextToImagePipeline(vq=tiny_pipeline().vq, lm=tiny_pipeline().lm, defaults={"top_k": 100})
+    assert pipe.settings()[1].top_k == 100
+    assert pipe.settings(top_k=0)[1].top_k is None and pipe.settings(top_k=7)[1].top_k == 7

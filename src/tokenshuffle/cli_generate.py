@@ -18,7 +18,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--cfg-schedule", default=None,
                    help="constant, linear, half-linear, drop-first, sine or sigmoid (default: the model's)")
     p.add_argument("--temperature", type=float, default=None)
-    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--top-k", type=int, default=None, help="0 = off (default: the model's)")
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--num-images", type=int, default=4, help="images per prompt (default 4)")
     p.add_argument("--seed", type=int, default=0)

@@ -36,7 +36,7 @@ def add_parsers(sub) -> None:
     e.add_argument("--cfg-schedule", default=None,
                    help="one schedule, or a comma-separated list to compare (one table row each)")
     e.add_argument("--temperature", type=float, default=None)
-    e.add_argument("--top-k", type=int, default=None)
+    e.add_argument("--top-k", type=int, default=None, help="0 = off (default: the model's)")
     e.add_argument("--top-p", type=float, default=None)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads")

@@ -83,14 +83,14 @@ class TextToImagePipeline:
 
     def settings(self, *, height=None, width=None, guidance_scale=None, cfg_schedule=None, temperature=None,
                  top_k=None, top_p=None) -> tuple[tuple[int, int], SamplingConfig]:
-        """Check the arguments (None: the pipeline's default) -> (code grid, sampling config)."""
+        """Check the arguments (None: the pipeline's default; top_k=0: off) -> (code grid, sampling config)."""
         d = self.defaults
         pick = lambda v, k: d[k] if v is None else v  # noqa: E731
         grid = self.grid_for(pick(height, "height"), pick(width, "width"))
         sampling = SamplingConfig(guidance_scale=pick(guidance_scale, "guidance_scale"),
                                   cfg_schedule=pick(cfg_schedule, "cfg_schedule"),
                                   temperature=pick(temperature, "temperature"),
-                                  top_k=pick(top_k, "top_k"), top_p=pick(top_p, "top_p"))
+                                  top_k=pick(top_k, "top_k") or None, top_p=pick(top_p, "top_p"))
         return grid, sampling
 
     @torch.no_grad()
