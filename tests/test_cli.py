@@ -31,7 +31,7 @@ def test_generate_writes_grid_and_images(model_dir, tmp_path, capsys):
     [
         (["--height", "48"], "height=48"),
         (["--guidance-scale", "-1"], "guidance_scale"),
-        (["--top-k", "0"], "top_k"),
+        (["--top-k", "-1"], "top_k"),
         (["--top-p", "1.5"], "top_p"),
         (["--temperature", "-1"], "temperature"),
         (["--cfg-schedule", "cosine"], "cfg_schedule"),
