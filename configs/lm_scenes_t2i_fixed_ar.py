@@ -15,8 +15,8 @@ with every weight carried over, on the same scenes and codes:
     tokenshuffle train --config scenes-t2i-fixed --out runs/t2i-fixed      # stopped after step 1250
     tokenshuffle train --config scenes-t2i-fixed-ar --out runs/t2i-fixed-ar
     tokenshuffle export --run runs/t2i-fixed-ar --vq runs/vq-scenes-f16-patch \\
-        --out src/tokenshuffle/assets/demo-model --dtype fp16 --guidance-scale G --cfg-schedule half-linear \\
-        --temperature T --top-k K
+        --out src/tokenshuffle/assets/demo-model --dtype fp16 --guidance-scale 3 --cfg-schedule half-linear \\
+        --temperature 0.7 --top-k 50
 
 The model card (src/tokenshuffle/assets/demo-model/README.md) has the times, hardware, sampling
 settings and scores.

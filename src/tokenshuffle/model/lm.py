@@ -81,12 +81,19 @@ class TokenShuffleLM(nn.Module):
         """(B, n, D) hidden -> (B, n, s², D): one feature per code of each position's next window."""
         return hidden[:, :, None] if self.unshuffle is None else self.unshuffle(hidden)
 
-    def code_logits(self, features: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:
-        """(B, n, s², D) window features -> (B, n, s², V) logits. ``codes`` (B, n, s²) are the codes of
-        those windows: logit j reads codes 0..j-1 of its window with ``window_ar``, none of them without."""
-        if self.window_ar is not None:
-            features = self.window_ar(features, codes)
+    def code_features(self, features: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:
+        """(B, n, k, D) features of the first k codes of windows whose first k codes are ``codes``
+        (B, n, k) -> (B, n, k, D): feature j reads codes 0..j-1 of its window with ``window_ar``
+        (causal, so k < s² gives the same first k features), none of them without."""
+        return features if self.window_ar is None else self.window_ar(features, codes)
+
+    def visual_head(self, features: torch.Tensor) -> torch.Tensor:
+        """(..., D) code features -> (..., V) logits over the image codes (the shared output layer's rows)."""
         return F.linear(features, self.output.weight[self.config.image_offset :])
+
+    def code_logits(self, features: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:
+        """(B, n, s², D) window features and the (B, n, s²) codes of those windows -> (B, n, s², V) logits."""
+        return self.visual_head(self.code_features(features, codes=codes))
 
     def image_logits(self, hidden: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:
         """(B, n, D) hidden -> (B, n, s², V) logits of the s² codes of each position's next window, whose

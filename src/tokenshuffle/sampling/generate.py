@@ -71,9 +71,13 @@ def sample_window(
     features = lm.window_features(hidden)  # (rows, 1, s², D)
     codes = torch.zeros(B, 1, ss, dtype=torch.long, device=hidden.device)  # (B, 1, s²)
     # Without the window head the logits do not read the window's codes: all s² are drawn at once.
+    # With it code j is drawn from the head over codes 0..j only, and only its own row meets the
+    # output layer (the costly V-way projection runs s² times per window, not s⁴).
     parts = [slice(j, j + 1) for j in range(ss)] if lm.config.window_ar else [slice(0, ss)]
     for part in parts:
-        logits = lm.code_logits(features, codes=codes.repeat(rows // B, 1, 1))[:, 0, part]  # (rows, k, V)
+        seen = codes[:, :, : part.stop].repeat(rows // B, 1, 1)  # (rows, 1, j+1)
+        f = lm.code_features(features[:, :, : part.stop], codes=seen)[:, 0, part]  # (rows, k, D)
+        logits = lm.visual_head(f)  # (rows, k, V)
         if sampling.use_cfg:
             logits = cfg_combine(logits, scale)  # (B, k, V)
         codes[:, 0, part] = sample_logits(logits, temperature=sampling.temperature, top_k=sampling.top_k,
