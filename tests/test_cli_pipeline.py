@@ -52,6 +52,32 @@ def test_export_rejects_bad_dtype_and_missing_run(tmp_path, run_and_vq, capsys):
     assert not (tmp_path / "p").exists()
 
 
+def test_export_keep_carries_named_files_and_drops_the_rest(tmp_path, run_and_vq, capsys):
+    run, vq = run_and_vq
+    out = tmp_path / "pipe"
+    args = ["export", "--run", str(run), "--vq", str(vq), "--out", str(out)]
+    assert main(args) == 0
+    (out / "README.md").write_text("model card")
+    (out / "notes.txt").write_text("scratch")
+    assert main(args + ["--keep", "README.md"]) == 0
+    assert (out / "README.md").read_text() == "model card"
+    assert not (out / "notes.txt").exists()
+    assert (out / "pipeline.json").is_file()
+    assert main(args) == 0
+    assert not (out / "README.md").exists()
+
+
+@pytest.mark.parametrize("name, message", [("README.md", "--keep README.md: no such file"),
+                                           ("pipeline.json", "--keep takes a file name inside --out"),
+                                           ("../x", "--keep takes a file name inside --out")])
+def test_export_keep_rejects_missing_or_written_names_before_writing(tmp_path, run_and_vq, capsys, name, message):
+    run, vq = run_and_vq
+    out = tmp_path / "pipe"
+    assert main(["export", "--run", str(run), "--vq", str(vq), "--out", str(out), "--keep", name]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "pipe.tmp").exists()
+
+
 def test_evaluate_pipeline_scores_every_prompt_and_is_reproducible(run_and_vq):
     run, vq = run_and_vq
     from tokenshuffle.serialization import load_lm

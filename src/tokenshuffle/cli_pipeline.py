@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from tokenshuffle.cli_eval import add_eval_subcommand
@@ -22,6 +23,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--cfg-schedule", default=None, help="default CFG schedule")
     p.add_argument("--temperature", type=float, default=None, help="default temperature")
     p.add_argument("--top-k", type=int, default=None, help="default top-k (0 = off)")
+    p.add_argument("--keep", action="append", default=[], metavar="FILE",
+                   help="a file of the existing --out folder (e.g. its README.md model card) to carry into "
+                   "the new one; repeatable")
     p.set_defaults(func=_run_export)
 
     e = add_eval_subcommand(sub, "t2i", func=_run_t2i,
@@ -42,6 +46,18 @@ def add_parsers(sub) -> None:
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     e.add_argument("--out", default=None, help="write the images (and result.json) here")
     e.add_argument("--json", default=None, metavar="OUT", help="write all rows as JSON")
+
+
+def _files_to_keep(out: Path, names: list[str]) -> list[str]:
+    """Check every --keep name before anything is written: a plain file of ``out`` that export never writes."""
+    written = {"vq", "lm", "text_tokenizer.json", "pipeline.json"}
+    for name in names:
+        if Path(name).name != name or name in written:
+            raise ValueError(f"--keep takes a file name inside --out other than {', '.join(sorted(written))}; "
+                             f"got {name!r}")
+        if not (out / name).is_file():
+            raise FileNotFoundError(f"--keep {name}: no such file in {out}")
+    return names
 
 
 def _run_export(args) -> int:
@@ -67,8 +83,11 @@ def _run_export(args) -> int:
                                text_tokenizer=load_text_tokenizer(tok) if tok.is_file() else ByteTokenizer(),
                                defaults=defaults)
     pipe.settings()  # the defaults must be valid for this model
+    keep = _files_to_keep(out, args.keep)
     tmp = out.with_name(out.name + ".tmp")
     pipe.save_pretrained(tmp, dtype=DTYPES[args.dtype])
+    for name in keep:
+        shutil.copy2(out / name, tmp / name)
     replace_dir(tmp, out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"wrote {out} ({size / 2**20:.1f} MiB, {args.dtype})")
