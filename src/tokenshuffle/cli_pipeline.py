@@ -48,16 +48,16 @@ def add_parsers(sub) -> None:
     e.add_argument("--json", default=None, metavar="OUT", help="write all rows as JSON")
 
 
-def _files_to_keep(out: Path, names: list[str]) -> list[str]:
-    """Check every --keep name before anything is written: a plain file of ``out`` that export never writes."""
-    written = {"vq", "lm", "text_tokenizer.json", "pipeline.json"}
+def _check_keep(out: Path, names: list[str]) -> None:
+    """Every --keep name, checked before anything is written: a plain file of ``out`` that export never writes."""
+    from tokenshuffle.pipeline import FOLDER_ENTRIES
+
     for name in names:
-        if Path(name).name != name or name in written:
-            raise ValueError(f"--keep takes a file name inside --out other than {', '.join(sorted(written))}; "
+        if Path(name).name != name or name in FOLDER_ENTRIES:
+            raise ValueError(f"--keep takes a file name inside --out other than {', '.join(sorted(FOLDER_ENTRIES))}; "
                              f"got {name!r}")
         if not (out / name).is_file():
             raise FileNotFoundError(f"--keep {name}: no such file in {out}")
-    return names
 
 
 def _run_export(args) -> int:
@@ -83,10 +83,10 @@ def _run_export(args) -> int:
                                text_tokenizer=load_text_tokenizer(tok) if tok.is_file() else ByteTokenizer(),
                                defaults=defaults)
     pipe.settings()  # the defaults must be valid for this model
-    keep = _files_to_keep(out, args.keep)
+    _check_keep(out, args.keep)
     tmp = out.with_name(out.name + ".tmp")
     pipe.save_pretrained(tmp, dtype=DTYPES[args.dtype])
-    for name in keep:
+    for name in args.keep:
         shutil.copy2(out / name, tmp / name)
     replace_dir(tmp, out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())

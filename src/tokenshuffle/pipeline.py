@@ -23,6 +23,7 @@ from tokenshuffle.vq.autoencoder import VQTokenizer
 
 DEFAULTS = {"height": 512, "width": 512, "guidance_scale": 7.5, "cfg_schedule": "half-linear",
             "temperature": 1.0, "top_k": None, "top_p": None}
+FOLDER_ENTRIES = ("vq", "lm", "text_tokenizer.json", "pipeline.json")  # what save_pretrained writes
 
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
