@@ -36,6 +36,7 @@ def test_generate_writes_grid_and_images(model_dir, tmp_path, capsys):
         (["--temperature", "-1"], "temperature"),
         (["--cfg-schedule", "cosine"], "cfg_schedule"),
         (["--num-images", "0"], "--num-images"),
+        (["--candidates", "0"], "candidates"),
     ],
 )
 def test_generate_bad_input_is_one_line_and_exit_2(model_dir, tmp_path, capsys, extra, needle):

@@ -20,6 +20,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--top-k", type=int, default=None, help="0 = off (default: the model's)")
     p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--candidates", type=int, default=None,
+                   help="grids drawn per image, the likeliest kept, >= 1 (default: the model's)")
     p.add_argument("--num-images", type=int, default=4, help="images per prompt (default 4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
@@ -61,7 +63,8 @@ def run_generate(args) -> int:
         raise ValueError(f"--num-images must be >= 1, got {args.num_images}")
     pipe = TextToImagePipeline.from_pretrained(model, device=args.device)
     settings = dict(height=args.height, width=args.width, guidance_scale=args.guidance_scale,
-                    cfg_schedule=args.cfg_schedule, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+                    cfg_schedule=args.cfg_schedule, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                    candidates=args.candidates)
     (h, w), _ = pipe.settings(**settings)  # every argument checked before any work starts
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     with tqdm(total=(h // pipe.lm.s) * (w // pipe.lm.s), desc="generate", unit="pos") as bar:

@@ -23,6 +23,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--cfg-schedule", default=None, help="default CFG schedule")
     p.add_argument("--temperature", type=float, default=None, help="default temperature")
     p.add_argument("--top-k", type=int, default=None, help="default top-k (0 = off)")
+    p.add_argument("--candidates", type=int, default=None, help="default grids drawn per image (best of n)")
     p.add_argument("--keep", action="append", default=[], metavar="FILE",
                    help="a file of the existing --out folder (e.g. its README.md model card) to carry into "
                    "the new one; repeatable")
@@ -33,7 +34,8 @@ def add_parsers(sub) -> None:
     e.add_argument("--model", required=True, help="pipeline folder")
     e.add_argument("--prompts", default="val", help="val, hard (the shipped held-out sets) or a metadata .jsonl")
     e.add_argument("--images-per-prompt", type=int, default=1)
-    e.add_argument("--batch-size", type=int, default=16, help="images generated together")
+    e.add_argument("--batch-size", type=int, default=16,
+                   help="images generated together (each drawn --candidates times)")
     e.add_argument("--height", type=int, default=None)
     e.add_argument("--width", type=int, default=None)
     e.add_argument("--guidance-scale", type=float, default=None)
@@ -42,6 +44,9 @@ def add_parsers(sub) -> None:
     e.add_argument("--temperature", type=float, default=None)
     e.add_argument("--top-k", type=int, default=None, help="0 = off (default: the model's)")
     e.add_argument("--top-p", type=float, default=None)
+    e.add_argument("--candidates", default=None,
+                   help="grids drawn per image, the likeliest kept; a comma list gives a row each (default: "
+                        "the model's)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     e.add_argument("--out", default=None, help="write the images (and result.json) here")
@@ -74,7 +79,7 @@ def _run_export(args) -> int:
         raise FileNotFoundError(f"--run {run} has no lm/ folder (a finished `tokenshuffle train` run)")
     tok = run / "text_tokenizer.json"
     defaults = dict(DEFAULTS, height=args.height, width=args.width)
-    for key in ("guidance_scale", "cfg_schedule", "temperature"):
+    for key in ("guidance_scale", "cfg_schedule", "temperature", "candidates"):
         if getattr(args, key) is not None:
             defaults[key] = getattr(args, key)
     if args.top_k is not None:
@@ -94,6 +99,13 @@ def _run_export(args) -> int:
     return 0
 
 
+def _int_arg(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be integers >= 1 (a comma list), got {text!r}") from None
+
+
 def _run_t2i(args) -> int:
     import torch
 
@@ -106,24 +118,30 @@ def _run_t2i(args) -> int:
     prompts = load_prompt_set(args.prompts)
     pipe = TextToImagePipeline.from_pretrained(args.model)
     schedules = args.cfg_schedule.split(",") if args.cfg_schedule else [None]
+    candidates = [_int_arg("--candidates", c) for c in args.candidates.split(",")] if args.candidates else [None]
     base = dict(height=args.height, width=args.width, guidance_scale=args.guidance_scale,
                 temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
-    for schedule in schedules:  # every setting checked before any image is generated
-        pipe.settings(**base, cfg_schedule=schedule)
+    combos = [dict(base, cfg_schedule=sc, candidates=c) for sc in schedules for c in candidates]
+    for combo in combos:  # every setting checked before any image is generated
+        pipe.settings(**combo)
     rows = []
-    for schedule in schedules:
-        out = Path(args.out) / (schedule or "default") if args.out and len(schedules) > 1 else args.out
+    for combo in combos:
+        out = args.out
+        if args.out and len(combos) > 1:
+            name = combo["cfg_schedule"] or "default"
+            out = Path(args.out) / (name if len(candidates) == 1 else f"{name}-n{combo['candidates'] or 'default'}")
         r = evaluate_pipeline(pipe, prompts, images_per_prompt=args.images_per_prompt, batch_size=args.batch_size,
-                              seed=args.seed, out=out, progress=True, **base, cfg_schedule=schedule)
+                              seed=args.seed, out=out, progress=True, **combo)
         r.pop("results")
-        r["cfg_schedule"] = schedule or pipe.defaults["cfg_schedule"]
+        r["cfg_schedule"] = combo["cfg_schedule"] or pipe.defaults["cfg_schedule"]
+        r["candidates"] = combo["candidates"] or pipe.defaults["candidates"]
         rows.append(r)
     tasks = list(rows[0]["per_task"])
-    print("| cfg schedule | " + " | ".join(tasks) + " | overall | s/image |")
-    print("|---|" + "---:|" * (len(tasks) + 2))
+    print("| cfg schedule | candidates | " + " | ".join(tasks) + " | overall | s/image |")
+    print("|---|---:|" + "---:|" * (len(tasks) + 2))
     for r in rows:
         cells = [f"{r['per_task'][t]:.3f}" for t in tasks]
-        print(f"| {r['cfg_schedule']} | " + " | ".join(cells) + f" | **{r['overall']:.3f}** | "
+        print(f"| {r['cfg_schedule']} | {r['candidates']} | " + " | ".join(cells) + f" | **{r['overall']:.3f}** | "
               f"{r['seconds_per_image']:.3f} |")
     if args.json:
         write_json(args.json, rows if len(rows) > 1 else rows[0])

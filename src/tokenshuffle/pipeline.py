@@ -22,7 +22,7 @@ from tokenshuffle.text import ByteTokenizer, load_text_tokenizer, save_text_toke
 from tokenshuffle.vq.autoencoder import VQTokenizer
 
 DEFAULTS = {"height": 512, "width": 512, "guidance_scale": 7.5, "cfg_schedule": "half-linear",
-            "temperature": 1.0, "top_k": None, "top_p": None}
+            "temperature": 1.0, "top_k": None, "top_p": None, "candidates": 1}
 FOLDER_ENTRIES = ("vq", "lm", "text_tokenizer.json", "pipeline.json")  # what save_pretrained writes
 
 
@@ -83,7 +83,7 @@ class TextToImagePipeline:
         return height // self.vq.downsample, width // self.vq.downsample
 
     def settings(self, *, height=None, width=None, guidance_scale=None, cfg_schedule=None, temperature=None,
-                 top_k=None, top_p=None) -> tuple[tuple[int, int], SamplingConfig]:
+                 top_k=None, top_p=None, candidates=None) -> tuple[tuple[int, int], SamplingConfig]:
         """Check the arguments (None: the pipeline's default; top_k=0: off) -> (code grid, sampling config)."""
         d = self.defaults
         pick = lambda v, k: d[k] if v is None else v  # noqa: E731
@@ -91,20 +91,25 @@ class TextToImagePipeline:
         sampling = SamplingConfig(guidance_scale=pick(guidance_scale, "guidance_scale"),
                                   cfg_schedule=pick(cfg_schedule, "cfg_schedule"),
                                   temperature=pick(temperature, "temperature"),
-                                  top_k=pick(top_k, "top_k") or None, top_p=pick(top_p, "top_p"))
+                                  top_k=pick(top_k, "top_k") or None, top_p=pick(top_p, "top_p"),
+                                  candidates=pick(candidates, "candidates"))
         return grid, sampling
 
     @torch.no_grad()
     def __call__(self, prompt: str | list[str], *, height: int | None = None, width: int | None = None,
                  guidance_scale: float | None = None, cfg_schedule: str | None = None,
                  temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                 num_images: int = 1, generator: torch.Generator | None = None, compile: bool = False,
-                 progress=None) -> list[Image.Image]:
-        """Images for each prompt (``num_images`` per prompt, prompt-major order); None: the model's default."""
+                 candidates: int | None = None, num_images: int = 1, generator: torch.Generator | None = None,
+                 compile: bool = False, progress=None) -> list[Image.Image]:
+        """Images for each prompt (``num_images`` per prompt, prompt-major order); None: the model's default.
+
+        ``candidates`` n > 1 draws n grids for every image and keeps the likeliest (``sampling.rerank``).
+        """
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         check_range("num_images", num_images, low=1)
         grid, sampling = self.settings(height=height, width=width, guidance_scale=guidance_scale,
-                                       cfg_schedule=cfg_schedule, temperature=temperature, top_k=top_k, top_p=top_p)
+                                       cfg_schedule=cfg_schedule, temperature=temperature, top_k=top_k, top_p=top_p,
+                                       candidates=candidates)
         texts = [self.text_tokenizer.encode(p) for p in prompts for _ in range(num_images)]
         codes = generate(self.lm, texts, grid=grid, sampling=sampling, generator=generator, compile=compile,
                          progress=progress)

@@ -1,8 +1,9 @@
 from tokenshuffle.sampling.generate import SamplingConfig, decode_step, generate, prefill
 from tokenshuffle.sampling.guidance import SCHEDULES, CFGSchedule, cfg_combine
 from tokenshuffle.sampling.logits import filter_logits, sample_logits
+from tokenshuffle.sampling.rerank import best_of, code_loglik
 
 __all__ = [
-    "SCHEDULES", "CFGSchedule", "SamplingConfig", "cfg_combine", "decode_step", "filter_logits", "generate",
-    "prefill", "sample_logits",
+    "SCHEDULES", "CFGSchedule", "SamplingConfig", "best_of", "cfg_combine", "code_loglik", "decode_step",
+    "filter_logits", "generate", "prefill", "sample_logits",
 ]

@@ -9,6 +9,7 @@ the static KV cache, no sampling.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from tokenshuffle.model.lm import TokenShuffleLM
 from tokenshuffle.ops import check_window, windows_to_codes
 from tokenshuffle.sampling.guidance import CFGSchedule, cfg_combine
 from tokenshuffle.sampling.logits import check_sampling_args, sample_logits
+from tokenshuffle.sampling.rerank import best_of, code_loglik
 from tokenshuffle.sequence import build_prefix
 
 
@@ -31,9 +33,11 @@ class SamplingConfig:
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None
+    candidates: int = 1  # draw this many grids per prompt, keep the likeliest (sampling.rerank)
 
     def __post_init__(self) -> None:
         check_range("guidance_scale", self.guidance_scale, low=0)
+        check_range("candidates", self.candidates, low=1)
         CFGSchedule(self.cfg_schedule)
         check_sampling_args(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
 
@@ -128,8 +132,16 @@ def generate(
 ) -> torch.Tensor:
     """Sample a (B, h, w) code grid for each tokenised prompt in ``texts``.
 
+    With ``sampling.candidates`` n > 1, n grids are drawn for each prompt (as one batch of B*n, each
+    prompt's candidates adjacent) and the one with the highest ``rerank.code_loglik`` is returned.
     ``progress``, if given, is called with the number of image positions done after each step.
     """
+    n = sampling.candidates
+    if n > 1:
+        texts_n = [t for t in texts for _ in range(n)]
+        drawn = generate(lm, texts_n, grid=grid, sampling=dataclasses.replace(sampling, candidates=1),
+                         generator=generator, compile=compile, progress=progress)  # (B*n, h, w)
+        return drawn[best_of(code_loglik(lm, texts_n, drawn), candidates=n)]
     h, w = check_grid(lm, grid)
     s = lm.s
     device = lm.output.weight.device
