@@ -6,8 +6,9 @@ log p(code | prompt, the codes before it), teacher-forced in one forward pass wi
 (the training loss, per item). Failed samples of a small decoder are mostly grids that leave the
 training distribution part way (a window mixing two objects, a stray half-shape), and those codes are
 improbable under the prompt too, so the likeliest of N is more often right; the cost is N times the
-sampling. Ranking by the likelihood ratio to the empty prompt instead picks the worst: it favours
-grids that are unlikely without a prompt, the malformed ones (README, "Best of N").
+sampling. Ranking by the likelihood ratio to the empty prompt instead favours grids that are
+unlikely without a prompt, the malformed ones; on the tuning prompts it did worse than no ranking
+(README, "Best of n").
 """
 
 from __future__ import annotations
