@@ -16,8 +16,7 @@ from __future__ import annotations
 import torch
 
 from tokenshuffle.model.lm import TokenShuffleLM
-from tokenshuffle.ops import codes_to_windows
-from tokenshuffle.sequence import build_prefix
+from tokenshuffle.train.step import make_batch, teacher_forced
 
 SCORE_BATCH = 16  # rows scored per forward pass (the V-way logits of every code are held at once)
 
@@ -25,22 +24,16 @@ SCORE_BATCH = 16  # rows scored per forward pass (the V-way logits of every code
 @torch.no_grad()
 def code_loglik(lm: TokenShuffleLM, texts: list[list[int]], codes: torch.Tensor) -> torch.Tensor:
     """B tokenised prompts and (B, h, w) codes -> (B,) sum of log p(code | prompt, earlier codes), nats."""
-    B, h, w = codes.shape
+    B = codes.shape[0]
     if len(texts) != B:
         raise ValueError(f"{len(texts)} prompts for {B} code grids")
     device = lm.output.weight.device
     out = torch.empty(B, dtype=torch.float32, device=device)
     for start in range(0, B, SCORE_BATCH):
         rows = slice(start, min(B, start + SCORE_BATCH))
-        prefix, valid = build_prefix(texts[rows], grid=(h, w), config=lm.config)
-        prefix, valid = prefix.to(device), valid.to(device)
-        windows = codes_to_windows(codes[rows].to(device), s=lm.s)  # (b, N, s²)
-        b, P = prefix.shape
-        N = windows.shape[1]
-        full_valid = torch.cat([valid, valid.new_ones(b, N)], dim=1)  # (b, P+N)
-        hidden = lm(prefix, windows, input_pos=torch.arange(P + N, device=device), valid=full_valid)
-        logits = lm.image_logits(hidden[:, P - 1 : P - 1 + N], codes=windows).float()  # (b, N, s², V)
-        picked = logits.log_softmax(-1).gather(-1, windows.unsqueeze(-1)).squeeze(-1)  # (b, N, s²)
+        batch = make_batch(texts[rows], codes[rows], lm=lm).to(device)
+        _, logits = teacher_forced(lm, batch)  # (b, N, s², V)
+        picked = logits.log_softmax(-1).gather(-1, batch.windows.unsqueeze(-1)).squeeze(-1)  # (b, N, s²)
         out[rows] = picked.sum(dim=(1, 2))
     return out
 

@@ -47,15 +47,23 @@ def make_batch(texts: list[list[int]], codes: torch.Tensor, *, lm: TokenShuffleL
     return Batch(prefix, valid, codes_to_windows(codes, s=lm.s))
 
 
-def lm_loss(lm: TokenShuffleLM, batch: Batch, *, loss: LossConfig = LossConfig()) -> tuple[torch.Tensor, dict]:
-    """Total loss and float metrics: image_ce (nats per image token), bits_per_token, z_loss, text_ce."""
+def teacher_forced(lm: TokenShuffleLM, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass over prefix and codes -> hidden (B, P+N, D) and fp32 image logits (B, N, s², V),
+    window n's logits read at the position before it."""
     prefix, windows = batch.prefix, batch.windows
     B, P = prefix.shape
     N = windows.shape[1]
     valid = torch.cat([batch.valid, batch.valid.new_ones(B, N)], dim=1)  # (B, P+N)
     input_pos = torch.arange(P + N, device=prefix.device)
     hidden = lm(prefix, windows, input_pos=input_pos, valid=valid)  # (B, P+N, D)
-    logits = lm.image_logits(hidden[:, P - 1 : P - 1 + N], codes=windows).float()  # (B, N, s², V)
+    return hidden, lm.image_logits(hidden[:, P - 1 : P - 1 + N], codes=windows).float()
+
+
+def lm_loss(lm: TokenShuffleLM, batch: Batch, *, loss: LossConfig = LossConfig()) -> tuple[torch.Tensor, dict]:
+    """Total loss and float metrics: image_ce (nats per image token), bits_per_token, z_loss, text_ce."""
+    prefix, windows = batch.prefix, batch.windows
+    B, P = prefix.shape
+    hidden, logits = teacher_forced(lm, batch)  # (B, P+N, D), (B, N, s², V)
     image_ce = F.cross_entropy(logits.flatten(0, 2), windows.flatten())
     total = image_ce
     metrics = {"image_ce": image_ce.item(), "bits_per_token": image_ce.item() / math.log(2)}
