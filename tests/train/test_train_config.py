@@ -119,3 +119,18 @@ def test_window_head_stage_continues_the_fixed_run_with_only_the_head_added():
     fixed, ar = load_recipe("scenes-t2i-fixed"), load_recipe("scenes-t2i-fixed-ar")
     assert ar.lm == dataclasses.replace(fixed.lm, window_ar=True) and not fixed.lm.window_ar
     assert ar.data == fixed.data and ar.vq == fixed.vq and ar.init_from.startswith("runs/t2i-fixed/")
+
+
+def test_contrast_needs_a_rule_set_and_a_weight_together():
+    assert TrainConfig(data="random", contrast="scenes", contrast_weight=1.0).contrast == "scenes"
+    with pytest.raises(ValueError, match="contrast must be one of scenes"):
+        TrainConfig(data="random", contrast="words", contrast_weight=1.0)
+    for kw in ({"contrast": "scenes"}, {"contrast_weight": 1.0}):
+        with pytest.raises(ValueError, match="set both"):
+            TrainConfig(data="random", **kw)
+
+
+def test_contrast_stage_continues_the_shipped_decoder_with_only_the_loss_added():
+    ar3, con = load_recipe("scenes-t2i-fixed-ar3"), load_recipe("scenes-t2i-fixed-contrast")
+    assert con.lm == ar3.lm and con.data == ar3.data and con.init_from == "runs/t2i-fixed-ar3/lm"
+    assert con.contrast == "scenes" and con.contrast_weight > 0 and not ar3.contrast

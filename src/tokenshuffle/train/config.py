@@ -16,6 +16,7 @@ from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.recipes import apply_overrides, check_fields
 from tokenshuffle.train.batches import CAPTION_CHOICES
+from tokenshuffle.train.contrast import RULES as CONTRAST_RULES
 
 DATA_KINDS = ("random", "scenes")  # anything else is a folder of pre-encoded code shards
 
@@ -52,6 +53,11 @@ class TrainConfig:
     grad_clip: float = 1.0  # 0 = no clipping
     z_loss_weight: float = 0.0
     text_loss_weight: float = 0.0
+    # Contrastive caption loss (train.contrast): rows whose caption has a swapped-word negative under
+    # the rule set `contrast` also learn log p(codes | caption) - log p(codes | negative) >= margin.
+    contrast: str = ""  # "" = off, or a train.contrast.RULES name ("scenes")
+    contrast_weight: float = 0.0
+    contrast_margin: float = 10.0  # nats per image
     max_bad_steps: int = 10  # stop after this many NaN/inf losses in a row
     # Initialisation: a parent stage's checkpoint (or run folder), or a Hugging Face Llama folder.
     init_from: str = ""
@@ -95,6 +101,13 @@ class TrainConfig:
         check_range("grad_clip", self.grad_clip, low=0)
         check_range("z_loss_weight", self.z_loss_weight, low=0)
         check_range("text_loss_weight", self.text_loss_weight, low=0)
+        if self.contrast:
+            check_choice("contrast", self.contrast, tuple(CONTRAST_RULES))
+        check_range("contrast_weight", self.contrast_weight, low=0)
+        check_range("contrast_margin", self.contrast_margin, low=0)
+        if (self.contrast_weight > 0) != bool(self.contrast):
+            raise ValueError(f"contrast={self.contrast!r} and contrast_weight={self.contrast_weight}: set both "
+                             "(a rule set and a weight > 0) or neither")
         check_range("sample_guidance_scale", self.sample_guidance_scale, low=0)
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")

@@ -26,6 +26,7 @@ from tokenshuffle.train import checkpoint as ckpt
 from tokenshuffle.train import distributed as D
 from tokenshuffle.train.batches import BatchStream, RandomCodes, SceneCodes, ShardCodes, first_captions
 from tokenshuffle.train.config import TrainConfig
+from tokenshuffle.train.contrast import SwapNegatives
 from tokenshuffle.train.monitor import MetricsLog, write_sample_grid
 from tokenshuffle.train.optim import build_optimizer, build_schedule
 from tokenshuffle.train.step import make_batch
@@ -169,6 +170,7 @@ def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D
     train_source, eval_source, vq = make_sources(cfg, lm, info.device)
     stream = BatchStream(train_source, tokenizer=tokenizer, seed=cfg.seed, caption_dropout=cfg.caption_dropout,
                          caption_choice=cfg.caption_choice)
+    negative = SwapNegatives.named(cfg.contrast, tokenizer=tokenizer) if cfg.contrast else None
     if state is not None:
         D.load_optim_state(lm, optimizer, state["optim"], fsdp=fsdp)
         schedule.load_state_dict({**state["trainer"]["schedule"], "lr_lambdas": [None] * len(optimizer.param_groups)})
@@ -205,7 +207,8 @@ def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D
         optimizer.zero_grad(set_to_none=True)
         sums: dict[str, float] = {}
         for texts, codes in micro:
-            batch = make_batch(texts, codes, lm=lm).to(info.device)
+            negatives = None if negative is None else [negative(t) if t else None for t in texts]
+            batch = make_batch(texts, codes, lm=lm, negatives=negatives).to(info.device)
             with torch.autocast(**autocast):
                 loss, metrics = model(batch)
             (loss / cfg.grad_accum).backward()
