@@ -52,13 +52,19 @@ def run_eval_nll(args) -> int:
 
     from tokenshuffle.data.scene_style import STYLES
     from tokenshuffle.errors import check_choice
-    from tokenshuffle.eval.nll import NLLConfig, heldout_nll
+    from tokenshuffle.eval.nll import CAPTIONS, NLLConfig, heldout_nll, swap_gap
     from tokenshuffle.serialization import load_lm, write_json
     from tokenshuffle.text import ByteTokenizer, load_text_tokenizer
     from tokenshuffle.train.batches import SceneCodes, ShardCodes
+    from tokenshuffle.train.contrast import RULES, SwapNegatives
 
     check_choice("--style", args.style, STYLES)
-    config = NLLConfig(num_samples=args.num_samples, batch_size=args.batch_size, captions=args.captions)
+    check_choice("--captions", args.captions, (*CAPTIONS, "swapped"))
+    swapped = args.captions == "swapped"
+    if swapped:
+        check_choice("--contrast", args.contrast, tuple(RULES))
+    config = NLLConfig(num_samples=args.num_samples, batch_size=args.batch_size,
+                       captions="given" if swapped else args.captions)
     lm = load_lm(args.model).eval()
     tok_path = args.text_tokenizer or next(
         (str(p) for p in (Path(args.model) / "text_tokenizer.json", Path(args.model).parent / "text_tokenizer.json")
@@ -73,6 +79,16 @@ def run_eval_nll(args) -> int:
                             seed=args.seed, num_samples=config.num_samples, style=args.style)
     else:
         source = ShardCodes(args.data)
+    if swapped:
+        gaps = swap_gap(lm, source, tokenizer=tokenizer, rules=SwapNegatives.named(args.contrast, tokenizer=tokenizer),
+                        config=config)
+        for name, g in gaps.items():
+            print(f"swapped {name}: {g['num']} images, log p(codes | caption) - log p(codes | swapped) = "
+                  f"{g['delta']:.2f} nats per image, > 0 for {g['positive']:.2f} of them")
+        if args.json:
+            write_json(args.json, {"model": str(args.model), "data": args.data, "captions": "swapped",
+                                   "contrast": args.contrast, "per_rule": gaps})
+        return 0
     result = heldout_nll(lm, source, tokenizer=tokenizer, config=config)
     prompts = "" if config.captions == "given" else f", {config.captions} captions"
     print(f"held-out NLL: {result['bits_per_token']:.4f} bits per image token "
@@ -97,5 +113,7 @@ def _add_nll_parser(sub) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--text-tokenizer", default="", help="tokenizer.json (default: next to the model, else bytes)")
     p.add_argument("--captions", default="given", help="score with the given captions, 'empty' ones or "
-                   "'shuffled' ones (each item gets the next item's): how much the model uses its prompt")
+                   "'shuffled' ones (each item gets the next item's): how much the model uses its prompt; "
+                   "'swapped': the log-likelihood gap to each caption with two words swapped (--contrast)")
+    p.add_argument("--contrast", default="scenes", help="swap rule set for --captions swapped (train.contrast)")
     p.add_argument("--json", default="", help="also write the result to this JSON file")

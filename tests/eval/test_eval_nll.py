@@ -87,3 +87,62 @@ def test_cli_eval_nll_on_scenes(tmp_path, capsys):
     canonical = json.loads((tmp_path / "nll.json").read_text())
     assert canonical["num_tokens"] == result["num_tokens"] and canonical["bits_per_token"] != result["bits_per_token"]
     assert main(["eval", "nll", "--model", str(tmp_path / "missing")]) == 2
+
+
+class _Captioned:
+    """Fixed captions with random codes: a CodeSource for the swap gap."""
+
+    CAPTIONS = ["a photo of a red circle and a blue star", "a photo of three hearts",
+                "a photo of a star left of a circle", "a photo of a blue star and a red circle"]
+
+    def __init__(self):
+        self.num_samples = len(self.CAPTIONS)
+        self.codes = torch.randint(0, 64, (self.num_samples, 4, 4), generator=torch.Generator().manual_seed(4))
+
+    def get(self, indices):
+        return [(self.CAPTIONS[i],) for i in indices], self.codes[indices]
+
+
+def test_swap_gap_is_the_loglik_gap_to_each_swapped_caption_by_rule():
+    from tokenshuffle.eval.nll import swap_gap
+    from tokenshuffle.sampling import code_loglik
+    from tokenshuffle.text import WordTokenizer
+    from tokenshuffle.train.contrast import SwapNegatives
+
+    lm, src = _lm().eval(), _Captioned()
+    tok = WordTokenizer.from_texts(src.CAPTIONS)
+    rules = SwapNegatives.named("scenes", tokenizer=tok)
+    out = swap_gap(lm, src, tokenizer=tok, rules=rules, config=NLLConfig(num_samples=4, batch_size=3))
+    assert out["relation"]["num"] == 1 and out["colours"]["num"] == 2  # "three hearts" has no negative
+
+    def gap(i):
+        t = tok.encode(src.CAPTIONS[i])
+        codes = src.codes[i : i + 1]
+        return (code_loglik(lm, [t], codes) - code_loglik(lm, [rules(t)], codes)).item()
+
+    assert out["relation"]["delta"] == pytest.approx(gap(2), rel=1e-4, abs=1e-5)
+    assert out["colours"]["delta"] == pytest.approx((gap(0) + gap(3)) / 2, rel=1e-4, abs=1e-5)
+    assert out["colours"]["positive"] == ((gap(0) > 0) + (gap(3) > 0)) / 2
+
+
+def test_cli_eval_nll_swapped_captions(tmp_path, capsys):
+    from tokenshuffle.data.shapes import COLOR_NAMES, SHAPES
+    from tokenshuffle.text import WordTokenizer, save_text_tokenizer
+    from tokenshuffle.vq import VQConfig, VQTokenizer
+
+    torch.manual_seed(0)
+    VQTokenizer(VQConfig.preset("vq-16-tiny")).save_pretrained(tmp_path / "vq")
+    save_lm(_lm(), tmp_path / "lm")
+    words = ["a photo of one two three four left right of above below and coloured on grey background picture"]
+    tok = WordTokenizer.from_texts(words + list(COLOR_NAMES) + list(SHAPES) + [s + "s" for s in SHAPES])
+    save_text_tokenizer(tok, tmp_path / "words.json")
+    args = ["eval", "nll", "--model", str(tmp_path / "lm"), "--data", "scenes", "--vq", str(tmp_path / "vq"),
+            "--height", "64", "--width", "64", "--num-samples", "12", "--text-tokenizer", str(tmp_path / "words.json"),
+            "--captions", "swapped", "--json", str(tmp_path / "swap.json")]
+    assert main(args) == 0
+    result = json.loads((tmp_path / "swap.json").read_text())
+    assert set(result["per_rule"]) == {"relation", "colours"}
+    assert sum(r["num"] for r in result["per_rule"].values()) > 0
+    assert "swapped colours:" in capsys.readouterr().out
+    assert main(args + ["--contrast", "words"]) == 2
+    assert "--contrast must be one of scenes" in capsys.readouterr().err

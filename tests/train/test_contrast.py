@@ -29,13 +29,16 @@ def test_no_negative_where_a_swap_would_not_change_the_meaning(caption):
 
 
 def test_a_rule_waits_for_its_condition_and_rules_apply_in_order():
-    shapes_any = SwapNegatives((SwapRule(words=("circle", "star")),), tokenizer=TOK)
+    shapes_any = SwapNegatives((SwapRule(name="shapes", words=("circle", "star")),), tokenizer=TOK)
     assert negative(shapes_any, "a photo of a circle and a star") == "a photo of a star and a circle"
-    shapes_near_left = SwapNegatives((SwapRule(words=("circle", "star"), when=("left",)),), tokenizer=TOK)
+    near_left = SwapRule(name="shapes", words=("circle", "star"), when=("left",))
+    shapes_near_left = SwapNegatives((near_left,), tokenizer=TOK)
     assert negative(shapes_near_left, "a photo of a circle and a star") is None
-    colours_first = SwapNegatives((SwapRule(words=("red", "blue")), SwapRule(words=("triangle", "hexagon"))),
-                                  tokenizer=TOK)
+    colours, shapes = SwapRule(name="c", words=("red", "blue")), SwapRule(name="s", words=("triangle", "hexagon"))
+    colours_first = SwapNegatives((colours, shapes), tokenizer=TOK)
     assert negative(colours_first, "a red triangle above a blue hexagon") == "a blue triangle above a red hexagon"
+    assert colours_first.swap(TOK.encode("a red triangle above a blue hexagon"))[0] == "c"
+    assert SwapNegatives.named("scenes", tokenizer=TOK).names == ("relation", "colours")
 
 
 def test_unknown_rule_set_names_the_argument():

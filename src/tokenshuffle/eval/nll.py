@@ -4,6 +4,8 @@ Every held-out item is scored once with its caption (no dropout); the figure is 
 image tokens, so it is comparable across shuffle windows (each window's s² codes are all counted).
 ``captions="empty"`` scores the same codes with the empty prompt, ``"shuffled"`` with the next item's
 caption: the gap to ``"given"`` is how many bits per token the model takes from its prompt.
+``swap_gap`` asks whether it reads the prompt's word order: for every item whose caption has a
+swapped-word negative (``train.contrast``), delta = log p(codes | caption) - log p(codes | negative).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import torch
 
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.sampling.rerank import code_loglik
 from tokenshuffle.train.batches import CodeSource, first_captions
+from tokenshuffle.train.contrast import SwapNegatives
 from tokenshuffle.train.step import Batch, lm_loss, make_batch
 
 CAPTIONS = ("given", "empty", "shuffled")
@@ -81,3 +85,31 @@ def heldout_nll(
         lm.train(was_training)
     ce = total_ce / total_tokens
     return {"bits_per_token": ce / math.log(2), "image_ce": ce, "num_samples": num, "num_tokens": total_tokens}
+
+
+@torch.no_grad()
+def swap_gap(lm: TokenShuffleLM, source: CodeSource, *, tokenizer, rules: SwapNegatives,
+             config: NLLConfig = NLLConfig()) -> dict:
+    """-> {rule name: {"num", "delta" (mean nats per image), "positive" (fraction with delta > 0)}} over the
+    first ``config.num_samples`` items whose caption (the prompt) has a negative under ``rules``."""
+    num = min(config.num_samples, source.num_samples or config.num_samples)
+    deltas: dict[str, list[float]] = {name: [] for name in rules.names}
+    was_training = lm.training
+    lm.eval()
+    try:
+        for start in range(0, num, config.batch_size):
+            indices = list(range(start, min(num, start + config.batch_size)))
+            phrasings, codes = source.get(indices)
+            found = [(i, rules.swap(tokenizer.encode(c))) for i, c in enumerate(first_captions(phrasings))]
+            found = [(i, f, tokenizer.encode(first_captions(phrasings)[i])) for i, f in found if f is not None]
+            if not found:
+                continue
+            rows = codes[[i for i, _, _ in found]]
+            gap = (code_loglik(lm, [t for _, _, t in found], rows)
+                   - code_loglik(lm, [f[1] for _, f, _ in found], rows))  # (K,) nats
+            for (_, (name, _), _), d in zip(found, gap.tolist(), strict=True):
+                deltas[name].append(d)
+    finally:
+        lm.train(was_training)
+    return {name: {"num": len(v), "delta": sum(v) / len(v) if v else math.nan,
+                   "positive": sum(d > 0 for d in v) / len(v) if v else math.nan} for name, v in deltas.items()}

@@ -22,6 +22,7 @@ from tokenshuffle.errors import check_choice
 
 @dataclass(frozen=True)
 class SwapRule:
+    name: str  # what the swap tests ("relation", "colours"): names its rows in `eval nll --captions swapped`
     words: tuple[str, ...]  # interchangeable words
     when: tuple[str, ...] = ()  # the swap applies only if one of these is in the caption ((): always)
 
@@ -29,8 +30,9 @@ class SwapRule:
 # The synthetic scenes: a relation's two shapes, else two objects' colours.
 RULES: dict[str, tuple[SwapRule, ...]] = {
     "scenes": (
-        SwapRule(words=SHAPES + tuple(PLURALS.values()), when=tuple(r.split()[0] for r in RELATIONS)),
-        SwapRule(words=COLOR_NAMES),
+        SwapRule(name="relation", words=SHAPES + tuple(PLURALS.values()),
+                 when=tuple(r.split()[0] for r in RELATIONS)),
+        SwapRule(name="colours", words=COLOR_NAMES),
     ),
 }
 
@@ -47,6 +49,7 @@ class SwapNegatives:
                     out.add(tok[0])
             return frozenset(out)
 
+        self.names = tuple(r.name for r in rules)
         self.rules = [(ids(r.words), ids(r.when)) for r in rules]
 
     @classmethod
@@ -55,8 +58,13 @@ class SwapNegatives:
         return cls(RULES[name], tokenizer=tokenizer)
 
     def __call__(self, ids: list[int]) -> list[int] | None:
+        found = self.swap(ids)
+        return None if found is None else found[1]
+
+    def swap(self, ids: list[int]) -> tuple[str, list[int]] | None:
+        """-> (the name of the rule that applied, the negative), or None."""
         present = set(ids)
-        for words, when in self.rules:
+        for name, (words, when) in zip(self.names, self.rules, strict=True):
             if when and not (when & present):
                 continue
             first = next((i for i, t in enumerate(ids) if t in words), None)
@@ -67,5 +75,5 @@ class SwapNegatives:
                 continue
             out = list(ids)
             out[first], out[second] = out[second], out[first]
-            return out
+            return name, out
         return None
