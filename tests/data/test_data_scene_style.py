@@ -54,7 +54,7 @@ def test_write_scenes_records_the_style(tmp_path):
     write_scenes(num=3, height=64, width=64, seed=1, out=tmp_path, progress=False, style=CANONICAL)
     folder = ImageCaptionFolder(tmp_path)
     assert folder.records[0]["style"] == {"background": "plain", "rotate": False, "shade": False, "snap": 32,
-                                        "fixed_sizes": []}
+                                        "fixed_sizes": [], "reading_rows": 0}
 
 
 def test_bad_style_names_itself(tmp_path, capsys):
@@ -107,3 +107,43 @@ def test_fixed_sizes_are_checked():
     with pytest.raises(ValueError, match="fixed_sizes"):
         SceneStyle(fixed_sizes=(0.2, 0.2, 0.2, 0.7))
     assert SceneStyle().size(0.3, num_objects=2) == 0.3 and STYLES["fixed"].size(0.3, num_objects=3) == 0.1875
+
+
+def test_reading_order_names_the_first_object_met_first():
+    reading = STYLES["fixed-reading"]
+    fixed = SceneDataset(height=512, width=512, seed=5, tasks=["two_object", "color_attr"], style=STYLES["fixed"])
+    ordered = SceneDataset(height=512, width=512, seed=5, tasks=["two_object", "color_attr"], style=reading)
+    swapped = same_layout = 0
+    for i in range(80):
+        a, b = fixed.spec(i), ordered.spec(i)
+        keys = [reading.reading_key(_box(o, 1.0)) for o in b.objects]
+        assert keys[0] <= keys[1]
+        for caption in b.captions:  # every phrasing names the objects in that order
+            first, second = caption.split(" and ")
+            assert b.objects[0].shape in first and b.objects[1].shape in second
+            if b.task == "color_attr":
+                assert b.objects[0].color in first and b.objects[1].color in second
+        if {o.center for o in a.objects} == {o.center for o in b.objects}:  # the same draws, maybe reordered
+            same_layout += 1
+            swapped += a.objects[0] != b.objects[0]
+    assert same_layout >= 60 and swapped >= 15  # fixed names them either way round; reading order fixes it
+
+
+def test_reading_order_reads_one_band_left_to_right():
+    style = SceneStyle(reading_rows=16)
+    assert style.reading_key((0.6, 0.26, 0.8, 0.4)) < style.reading_key((0.1, 0.32, 0.3, 0.5))  # higher band
+    assert style.reading_key((0.1, 0.27, 0.3, 0.5)) < style.reading_key((0.6, 0.25, 0.8, 0.4))  # same band: left
+    with pytest.raises(ValueError, match="reading_rows"):
+        SceneStyle(reading_rows=-1)
+
+
+def test_reading_order_leaves_other_tasks_and_never_draws_eval_prompts():
+    ordered = SceneDataset(height=512, width=512, seed=8, tasks=["position", "counting", "color_attr"],
+                           style=STYLES["fixed-reading"])
+    plain = SceneDataset(height=512, width=512, seed=8, tasks=["position", "counting", "color_attr"],
+                         style=STYLES["fixed"])
+    for i in range(60):
+        b = ordered.spec(i)
+        assert not set(b.captions) & ordered.exclude_prompts
+        if b.task != "color_attr":
+            assert b == plain.spec(i)  # the same draws, so the same scene

@@ -52,11 +52,17 @@ def _a(word: str) -> str:
     return f"a {word}"
 
 
-def describe(task: str, objects: list[tuple[str, str]], relation: str | None = None) -> tuple[dict, list[str]]:
+ORDERED_TASKS: tuple[str, ...] = ("two_object", "color_attr")  # two objects named with "and", in either order
+
+
+def describe(
+    task: str, objects: list[tuple[str, str]], relation: str | None = None, *, any_order: bool = True
+) -> tuple[dict, list[str]]:
     """GenEval metadata and extra caption phrasings for a scene.
 
     ``objects`` is the list of (color, shape) drawn, in prompt order; for ``position`` the first object
     is the one placed ``relation`` the second. Returns (metadata, other phrasings without the prompt).
+    Without ``any_order`` the ``ORDERED_TASKS`` drop the phrasing that names the objects the other way round.
     """
     (c0, s0) = objects[0]
     if task == "single_object":
@@ -68,7 +74,8 @@ def describe(task: str, objects: list[tuple[str, str]], relation: str | None = N
             "include": [{"class": s0, "count": 1}, {"class": s1, "count": 1}],
             "prompt": f"a photo of {_a(s0)} and {_a(s1)}",
         }
-        extra = [f"{_a(s0)} and {_a(s1)}", f"a {c0} {s0} and a {c1} {s1}", f"a photo of {_a(s1)} and {_a(s0)}"]
+        extra = [f"{_a(s0)} and {_a(s1)}", f"a {c0} {s0} and a {c1} {s1}"]
+        extra += [f"a photo of {_a(s1)} and {_a(s0)}"] if any_order else []
     elif task == "counting":
         num = len(objects)
         word = NUMBER_WORDS[num]
@@ -102,7 +109,8 @@ def describe(task: str, objects: list[tuple[str, str]], relation: str | None = N
             "include": [{"class": s0, "count": 1, "color": c0}, {"class": s1, "count": 1, "color": c1}],
             "prompt": f"a photo of a {c0} {s0} and a {c1} {s1}",
         }
-        extra = [f"a {c0} {s0} and a {c1} {s1}", f"a photo of a {c1} {s1} and a {c0} {s0}"]
+        extra = [f"a {c0} {s0} and a {c1} {s1}"]
+        extra += [f"a photo of a {c1} {s1} and a {c0} {s0}"] if any_order else []
     else:
         raise ValueError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
     return {"tag": task, **meta}, extra

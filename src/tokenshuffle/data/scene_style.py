@@ -18,6 +18,7 @@ by a lost relation, is redrawn, and from there that scene's draws differ).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from tokenshuffle.errors import check_choice, check_range
@@ -39,10 +40,18 @@ class SceneStyle:
     # (): each object's size is drawn from its scene's range; four fractions of the short side: the
     # size of every object in a scene of 1, 2, 3 or 4 objects (the draw is still made, then replaced).
     fixed_sizes: tuple[float, ...] = ()
+    # 0: captions of two-object and colour-attribute scenes name the objects in either order. N > 0:
+    # they name them in reading order, the order a raster-scan decoder meets them: by the horizontal
+    # band (one of N across the height) holding each object's top edge, then left to right. With
+    # either order a decoder must choose *which* named object to start at and can bind the second
+    # prompt's colour to the first object's shape; in reading order the first object it draws is
+    # always the first one named (N = 16 at 512^2 is one decoder row of a downsample-16 tokenizer at s=2).
+    reading_rows: int = 0
 
     def __post_init__(self) -> None:
         check_choice("background", self.background, BACKGROUNDS)
         check_range("snap", self.snap, low=0, high=4096)
+        check_range("reading_rows", self.reading_rows, low=0, high=4096)
         object.__setattr__(self, "fixed_sizes", tuple(float(v) for v in self.fixed_sizes))
         if self.fixed_sizes and len(self.fixed_sizes) != 4:
             raise ValueError(f"fixed_sizes must be empty or 4 sizes (1 to 4 objects), got {self.fixed_sizes}")
@@ -57,6 +66,10 @@ class SceneStyle:
         """``fraction`` on the layout grid (unchanged when ``snap`` is 0)."""
         return round(fraction * self.snap) / self.snap if self.snap else fraction
 
+    def reading_key(self, box: tuple[float, float, float, float]) -> tuple[int, float]:
+        """Where an object's bounding box (x0, y0, x1, y1, height units) falls in reading order."""
+        return (math.floor(box[1] * self.reading_rows + 1e-9), box[0])
+
 
 TEXTURED = SceneStyle()  # the default everywhere
 STYLES: dict[str, SceneStyle] = {
@@ -66,4 +79,7 @@ STYLES: dict[str, SceneStyle] = {
     # fours at 512^2 (8 and 6 codes of a downsample-16 tokenizer across).
     "fixed": SceneStyle(background="plain", rotate=False, shade=False, snap=32,
                         fixed_sizes=(0.25, 0.25, 0.1875, 0.1875)),
+    # fixed, with two-object and colour-attribute captions naming the objects in reading order.
+    "fixed-reading": SceneStyle(background="plain", rotate=False, shade=False, snap=32,
+                                fixed_sizes=(0.25, 0.25, 0.1875, 0.1875), reading_rows=16),
 }

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from tokenshuffle.data.geneval import RELATIONS, TASKS, describe, relative_position
+from tokenshuffle.data.geneval import ORDERED_TASKS, RELATIONS, TASKS, describe, relative_position
 from tokenshuffle.data.scene_style import PLAIN_GREY, TEXTURED, SceneStyle
 from tokenshuffle.data.shapes import (
     BACKGROUND_BASE_RANGE,
@@ -179,12 +179,20 @@ def sample_scene(
                 continue
             if task == "position":
                 relation = RELATIONS[rng.integers(len(RELATIONS))]
+        reading = bool(style.reading_rows) and task in ORDERED_TASKS
         metadata, extra = describe(task, [(c, s) for s, c in picks], relation)
-        if metadata["prompt"] in exclude_prompts:
+        if metadata["prompt"] in exclude_prompts and not reading:
             continue
         objects = _place(rng, picks, aspect=aspect, relation=relation, style=style)
         if objects is None:
             continue
+        if reading:
+            keys = [style.reading_key(_box(o, aspect)) for o in objects]
+            if keys[1] < keys[0]:
+                objects, picks = objects[::-1], picks[::-1]
+            metadata, extra = describe(task, [(c, s) for s, c in picks], relation, any_order=False)
+            if metadata["prompt"] in exclude_prompts:
+                continue
         captions = [metadata["prompt"]] + [c for c in extra if c not in exclude_prompts]
         return SceneSpec(task, tuple(objects), metadata, tuple(captions), _background(rng, style), float(aspect))
     raise ValueError(f"could not sample a {task} scene: holdout/exclude_prompts leave no valid scene")
