@@ -101,8 +101,9 @@ def add_parsers(sub) -> None:
     scenes.add_argument("--workers", type=int, default=1, help="render processes (output is the same)")
     scenes.add_argument("--style", default="textured",
                         help="textured (tinted, noisy background; rotated, shaded objects), canonical (plain grey "
-                             "background, upright unshaded objects on a 1/32 layout grid) or fixed (canonical with one "
-                             "object size per object count): same prompts and objects")
+                             "background, upright unshaded objects on a 1/32 layout grid), fixed (canonical with one "
+                             "object size per object count) or fixed-reading (fixed, with two-object captions naming "
+                             "the objects in reading order): same objects")
     scenes.add_argument("--out", required=True, help="output folder (images/ + captions.jsonl)")
     scenes.set_defaults(func=_run_scenes)
 

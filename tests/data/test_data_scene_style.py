@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from tokenshuffle.data.scene_style import PLAIN_GREY, STYLES, SceneStyle
 from tokenshuffle.data.scenes import _box, write_scenes
 
 CANONICAL = STYLES["canonical"]
+EITHER = dataclasses.replace(STYLES["reading"], reading_rows=0)  # reading, less the order
 
 
 def test_textured_style_is_the_default_stream():
@@ -110,23 +113,29 @@ def test_fixed_sizes_are_checked():
 
 
 def test_reading_order_names_the_first_object_met_first():
-    reading = STYLES["fixed-reading"]
-    fixed = SceneDataset(height=512, width=512, seed=5, tasks=["two_object", "color_attr"], style=STYLES["fixed"])
-    ordered = SceneDataset(height=512, width=512, seed=5, tasks=["two_object", "color_attr"], style=reading)
-    swapped = same_layout = 0
-    for i in range(80):
-        a, b = fixed.spec(i), ordered.spec(i)
+    reading = STYLES["reading"]
+    tasks = ["two_object", "color_attr", "position"]
+    either = SceneDataset(height=512, width=512, seed=5, tasks=tasks, style=EITHER)
+    ordered = SceneDataset(height=512, width=512, seed=5, tasks=tasks, style=reading)
+    swapped = same_layout = sides = 0
+    for i in range(120):
+        a, b = either.spec(i), ordered.spec(i)
         keys = [reading.reading_key(_box(o, 1.0)) for o in b.objects]
-        assert keys[0] <= keys[1]
-        for caption in b.captions:  # every phrasing names the objects in that order
-            first, second = caption.split(" and ")
-            assert b.objects[0].shape in first and b.objects[1].shape in second
-            if b.task == "color_attr":
-                assert b.objects[0].color in first and b.objects[1].color in second
+        relation = b.metadata["include"][1].get("position", [None])[0]
+        if b.task == "position":
+            assert relation in relative_position(_box(b.objects[0], 1.0), _box(b.objects[1], 1.0))
+        if b.task != "position" or relation in ("left of", "right of"):
+            sides += b.task == "position"
+            assert keys[0] <= keys[1]
+            for caption in b.captions:  # every phrasing names the objects in that order
+                first, second = caption.replace(f" {relation} ", " and ").split(" and ")
+                assert b.objects[0].shape in first and b.objects[1].shape in second
+                if b.task == "color_attr":
+                    assert b.objects[0].color in first and b.objects[1].color in second
         if {o.center for o in a.objects} == {o.center for o in b.objects}:  # the same draws, maybe reordered
             same_layout += 1
             swapped += a.objects[0] != b.objects[0]
-    assert same_layout >= 60 and swapped >= 15  # fixed names them either way round; reading order fixes it
+    assert same_layout >= 70 and swapped >= 15 and sides >= 10  # either order names them both ways round
 
 
 def test_reading_order_reads_one_band_left_to_right():
@@ -137,13 +146,26 @@ def test_reading_order_reads_one_band_left_to_right():
         SceneStyle(reading_rows=-1)
 
 
-def test_reading_order_leaves_other_tasks_and_never_draws_eval_prompts():
-    ordered = SceneDataset(height=512, width=512, seed=8, tasks=["position", "counting", "color_attr"],
-                           style=STYLES["fixed-reading"])
-    plain = SceneDataset(height=512, width=512, seed=8, tasks=["position", "counting", "color_attr"],
-                         style=STYLES["fixed"])
-    for i in range(60):
+def test_reading_order_leaves_the_rest_and_never_draws_eval_prompts():
+    reading = STYLES["reading"]
+    tasks = ["position", "counting", "color_attr"]
+    ordered = SceneDataset(height=512, width=512, seed=8, tasks=tasks, style=reading)
+    for i in range(80):
+        assert not set(ordered.spec(i).captions) & ordered.exclude_prompts
+    # Without prompts to exclude (a redraw would part the two streams), the rest is drawn the same.
+    ordered = SceneDataset(height=512, width=512, seed=8, tasks=tasks, style=reading, exclude_prompts=())
+    either = SceneDataset(height=512, width=512, seed=8, tasks=tasks, style=EITHER,
+                          exclude_prompts=())
+    vertical = 0
+    for i in range(80):
         b = ordered.spec(i)
-        assert not set(b.captions) & ordered.exclude_prompts
-        if b.task != "color_attr":
-            assert b == plain.spec(i)  # the same draws, so the same scene
+        if b.task == "counting" or b.metadata["include"][1].get("position", [""])[0] in ("above", "below"):
+            vertical += b.task == "position"
+            assert b == either.spec(i)  # the same draws, so the same scene
+    assert vertical >= 5
+
+
+def test_reading_style_gives_every_count_one_size():
+    ds = SceneDataset(height=512, width=512, seed=2, tasks=["counting"], style=STYLES["reading"])
+    sizes = {(len(spec.objects), obj.size) for spec in map(ds.spec, range(60)) for obj in spec.objects}
+    assert {n for n, _ in sizes} == {1, 2, 3, 4} and {size for _, size in sizes} == {0.25}

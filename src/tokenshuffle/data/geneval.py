@@ -52,7 +52,10 @@ def _a(word: str) -> str:
     return f"a {word}"
 
 
-ORDERED_TASKS: tuple[str, ...] = ("two_object", "color_attr")  # two objects named with "and", in either order
+# Captions that leave open which of their two objects comes first in the image: "and" in any order,
+# and a side relation (either object may be the higher one). "above"/"below" say it themselves.
+ORDERED_TASKS: tuple[str, ...] = ("two_object", "color_attr")
+SIDE_RELATIONS: tuple[str, ...] = ("left of", "right of")
 
 
 def describe(
@@ -62,7 +65,8 @@ def describe(
 
     ``objects`` is the list of (color, shape) drawn, in prompt order; for ``position`` the first object
     is the one placed ``relation`` the second. Returns (metadata, other phrasings without the prompt).
-    Without ``any_order`` the ``ORDERED_TASKS`` drop the phrasing that names the objects the other way round.
+    Without ``any_order`` the ``ORDERED_TASKS`` and ``SIDE_RELATIONS`` drop the phrasing that names the
+    objects the other way round.
     """
     (c0, s0) = objects[0]
     if task == "single_object":
@@ -98,11 +102,8 @@ def describe(
             "prompt": f"a photo of {_a(s0)} {relation} {_a(s1)}",
         }
         inverse = INVERSE_RELATION[relation]
-        extra = [
-            f"{_a(s0)} {relation} {_a(s1)}",
-            f"a {c0} {s0} {relation} a {c1} {s1}",
-            f"a photo of {_a(s1)} {inverse} {_a(s0)}",
-        ]
+        extra = [f"{_a(s0)} {relation} {_a(s1)}", f"a {c0} {s0} {relation} a {c1} {s1}"]
+        extra += [f"a photo of {_a(s1)} {inverse} {_a(s0)}"] if any_order or relation not in SIDE_RELATIONS else []
     elif task == "color_attr":
         (c1, s1) = objects[1]
         meta = {

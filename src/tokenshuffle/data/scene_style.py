@@ -40,12 +40,14 @@ class SceneStyle:
     # (): each object's size is drawn from its scene's range; four fractions of the short side: the
     # size of every object in a scene of 1, 2, 3 or 4 objects (the draw is still made, then replaced).
     fixed_sizes: tuple[float, ...] = ()
-    # 0: captions of two-object and colour-attribute scenes name the objects in either order. N > 0:
-    # they name them in reading order, the order a raster-scan decoder meets them: by the horizontal
-    # band (one of N across the height) holding each object's top edge, then left to right. With
-    # either order a decoder must choose *which* named object to start at and can bind the second
-    # prompt's colour to the first object's shape; in reading order the first object it draws is
-    # always the first one named (N = 16 at 512^2 is one decoder row of a downsample-16 tokenizer at s=2).
+    # 0: captions of two-object, colour-attribute and left/right scenes name the objects in either
+    # order. N > 0: they name them in reading order, the order a raster-scan decoder meets them: by
+    # the horizontal band (one of N across the height) holding each object's top edge, then left to
+    # right ("B right of A" where B comes first). In either order a decoder must choose *which* named
+    # object to start at, and can give the second object's colour to the first object's shape; in
+    # reading order the first object it draws is always the first one named ("above"/"below" keep
+    # both phrasings: the word says which comes first). N = 16 at 512^2 is one decoder row of a
+    # downsample-16 tokenizer at s=2.
     reading_rows: int = 0
 
     def __post_init__(self) -> None:
@@ -79,7 +81,8 @@ STYLES: dict[str, SceneStyle] = {
     # fours at 512^2 (8 and 6 codes of a downsample-16 tokenizer across).
     "fixed": SceneStyle(background="plain", rotate=False, shade=False, snap=32,
                         fixed_sizes=(0.25, 0.25, 0.1875, 0.1875)),
-    # fixed, with two-object and colour-attribute captions naming the objects in reading order.
-    "fixed-reading": SceneStyle(background="plain", rotate=False, shade=False, snap=32,
-                                fixed_sizes=(0.25, 0.25, 0.1875, 0.1875), reading_rows=16),
+    # canonical with one object size at every count (128 px at 512^2, so "three hearts" is three copies of
+    # the block a single heart is) and captions naming the objects in reading order.
+    "reading": SceneStyle(background="plain", rotate=False, shade=False, snap=32,
+                          fixed_sizes=(0.25, 0.25, 0.25, 0.25), reading_rows=16),
 }

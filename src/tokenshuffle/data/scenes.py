@@ -18,7 +18,15 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from tokenshuffle.data.geneval import ORDERED_TASKS, RELATIONS, TASKS, describe, relative_position
+from tokenshuffle.data.geneval import (
+    INVERSE_RELATION,
+    ORDERED_TASKS,
+    RELATIONS,
+    SIDE_RELATIONS,
+    TASKS,
+    describe,
+    relative_position,
+)
 from tokenshuffle.data.scene_style import PLAIN_GREY, TEXTURED, SceneStyle
 from tokenshuffle.data.shapes import (
     BACKGROUND_BASE_RANGE,
@@ -179,7 +187,7 @@ def sample_scene(
                 continue
             if task == "position":
                 relation = RELATIONS[rng.integers(len(RELATIONS))]
-        reading = bool(style.reading_rows) and task in ORDERED_TASKS
+        reading = bool(style.reading_rows) and (task in ORDERED_TASKS or relation in SIDE_RELATIONS)
         metadata, extra = describe(task, [(c, s) for s, c in picks], relation)
         if metadata["prompt"] in exclude_prompts and not reading:
             continue
@@ -188,8 +196,9 @@ def sample_scene(
             continue
         if reading:
             keys = [style.reading_key(_box(o, aspect)) for o in objects]
-            if keys[1] < keys[0]:
+            if keys[1] < keys[0]:  # name the other object first: "B right of A" for "A left of B"
                 objects, picks = objects[::-1], picks[::-1]
+                relation = INVERSE_RELATION.get(relation)
             metadata, extra = describe(task, [(c, s) for s, c in picks], relation, any_order=False)
             if metadata["prompt"] in exclude_prompts:
                 continue
