@@ -102,8 +102,8 @@ def add_parsers(sub) -> None:
     scenes.add_argument("--style", default="textured",
                         help="textured (tinted, noisy background; rotated, shaded objects), canonical (plain grey "
                              "background, upright unshaded objects on a 1/32 layout grid), fixed (canonical with one "
-                             "object size per object count) or fixed-reading (fixed, with two-object captions naming "
-                             "the objects in reading order): same objects")
+                             "object size per object count) or reading (canonical, one object size at every count, "
+                             "two-object and left/right captions naming the objects in reading order)")
     scenes.add_argument("--out", required=True, help="output folder (images/ + captions.jsonl)")
     scenes.set_defaults(func=_run_scenes)
 
