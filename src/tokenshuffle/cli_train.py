@@ -108,7 +108,8 @@ def _add_nll_parser(sub) -> None:
     p.add_argument("--height", type=int, default=128)
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--seed", type=int, default=1_000_003, help="scene seed of the held-out set")
-    p.add_argument("--style", default="textured", help="scene style for --data scenes: textured, canonical, fixed or reading")
+    p.add_argument("--style", default="textured",
+                   help="scene style for --data scenes: textured, canonical, fixed or reading")
     p.add_argument("--num-samples", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--text-tokenizer", default="", help="tokenizer.json (default: next to the model, else bytes)")
