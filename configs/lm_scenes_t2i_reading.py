@@ -29,8 +29,8 @@ color_attr,color_attr,color_attr
     tokenshuffle export --run runs/t2i-reading --vq $V --out src/tokenshuffle/assets/demo-model --dtype fp16 \
         --guidance-scale 3 --cfg-schedule half-linear --temperature 0.7 --top-k 50 --candidates 4 --keep README.md
 
-Measured on a 2-core Intel Xeon VM (AVX-512, AMX; fp32, compiled): rendering 1.5 min, encoding 4.3 min, training 37 min
-(median 10.9 images/s). Held-out bits per code on the reading scenes 0.0192 / 0.0175 / 0.0170 after
+Measured on a 2-core Intel Xeon VM (AVX-512, AMX; fp32, compiled): rendering 1.5 min, encoding
+4.3 min, training 37 min (median 10.9 images/s). Held-out bits per code on the reading scenes 0.0192 / 0.0175 / 0.0170 after
 500 / 1000 / 1500 steps (the parent: 0.0237). On `val` (`tokenshuffle eval t2i --prompts val
 --images-per-prompt 4`): 0.753 overall with best of 4 (557 of 792 images; the parent 0.577), 0.625
 with one candidate (the parent 0.475). This is the shipped demo model.

@@ -12,8 +12,8 @@ color_attr,color_attr,color_attr
         --out data/codes-24k-512-reading2 --threads 2
     tokenshuffle train --config scenes-t2i-reading2 --out runs/t2i-reading2
 
-Measured on a 2-core Intel Xeon VM (AVX-512, AMX; fp32, compiled): rendering 1.9 min, encoding 4.3 min, training 33 min
-(about 10 images/s). Held-out bits per code on the reading scenes 0.0178 / 0.0171 / 0.0168 after
+Measured on a 2-core Intel Xeon VM (AVX-512, AMX; fp32, compiled): rendering 1.9 min, encoding
+4.3 min, training 33 min (about 10 images/s). Held-out bits per code on the reading scenes 0.0178 / 0.0171 / 0.0168 after
 400 / 800 / 1200 steps (the first piece ended at 0.0170). On `val` with the shipped pipeline settings
 and best of 4 (`tokenshuffle eval t2i --model PIPE --prompts val --images-per-prompt 4 --batch-size 4
 --candidates 4`): single 0.875, two 0.975, counting 0.375, colours 0.925, position 0.619, colour
