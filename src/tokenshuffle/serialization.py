@@ -17,9 +17,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from tokenshuffle.model.config import LMConfig
-from tokenshuffle.model.lm import TokenShuffleLM
-
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
@@ -120,22 +117,3 @@ def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], *, sourc
         raise ValueError(f"{source} does not match the model: missing keys {missing}; "
                          f"unexpected keys {unexpected}; shape mismatches {shapes}")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
-
-
-def save_lm(lm: TokenShuffleLM, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
-    return save_component(directory, config_json=lm.config.to_json(), module=lm, dtype=dtype)
-
-
-def read_lm_state(directory: str | os.PathLike) -> tuple[LMConfig, dict[str, torch.Tensor]]:
-    config, state = read_component(directory, what="LM folder")
-    try:
-        return LMConfig.from_dict(config), state
-    except TypeError as exc:
-        raise ValueError(f"LM folder {directory}: config.json is not an LMConfig ({exc})") from None
-
-
-def load_lm(directory: str | os.PathLike, *, device: str | torch.device = "cpu") -> TokenShuffleLM:
-    config, state = read_lm_state(directory)
-    lm = TokenShuffleLM(config)
-    load_state_strict(lm, state, source=f"LM folder {directory}")
-    return lm.to(device).eval()

@@ -88,20 +88,6 @@ def test_canonical_stage_continues_the_demo_recipe():
     assert canon.init_from == "runs/t2i-demo" and "canon" in canon.data and "canon" in canon.eval_data
 
 
-def test_weighted_canonical_piece_continues_the_canonical_stage_on_new_scenes():
-    canon, third = load_recipe("scenes-t2i-canon"), load_recipe("scenes-t2i-canon-w")
-    assert third.lm == canon.lm and third.vq == canon.vq and third.eval_data == canon.eval_data
-    assert third.init_from == "runs/t2i-canon2" and third.data != canon.data and "canon" in third.data
-
-
-def test_canonical_window_recipe_is_the_demo_decoder_from_scratch():
-    demo, canon, window = (load_recipe(n) for n in ("scenes-t2i-demo", "scenes-t2i-canon", "scenes-t2i-window-canon"))
-    assert window.lm == demo.lm and window.vq == demo.vq and window.text_tokenizer == demo.text_tokenizer
-    assert not window.init_from and (window.height, window.width) == (256, 256)
-    assert "canon" in window.data and "canon" in window.eval_data and window.data != canon.data
-    assert window.data.replace("256", "512") == canon.data  # the same scenes, rendered at 512^2 for same-cost
-
-
 def test_scene_style_is_checked():
     assert TrainConfig(vq="v", scene_style="canonical").scene_style == "canonical"
     with pytest.raises(ValueError, match="scene_style must be one of textured, canonical, fixed"):
@@ -128,9 +114,3 @@ def test_contrast_needs_a_rule_set_and_a_weight_together():
     for kw in ({"contrast": "scenes"}, {"contrast_weight": 1.0}):
         with pytest.raises(ValueError, match="set both"):
             TrainConfig(data="random", **kw)
-
-
-def test_contrast_stage_continues_the_shipped_decoder_with_only_the_loss_added():
-    ar3, con = load_recipe("scenes-t2i-fixed-ar3"), load_recipe("scenes-t2i-fixed-contrast")
-    assert con.lm == ar3.lm and con.data == ar3.data and con.init_from == "runs/t2i-fixed-ar3/lm"
-    assert con.contrast == "scenes" and con.contrast_weight > 0 and not ar3.contrast

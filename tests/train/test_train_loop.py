@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import tokenshuffle.train.distributed as D
-from tokenshuffle.serialization import load_lm
+from tokenshuffle.model.io import load_lm
 from tokenshuffle.train import checkpoint as ckpt
 from tokenshuffle.train.config import load_recipe
 from tokenshuffle.train.loop import TrainingStopped, build_lm, train

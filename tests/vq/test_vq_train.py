@@ -84,15 +84,15 @@ def test_config_overrides_and_recipes():
         _cfg().override(["batch_size"])
     with pytest.raises(ValueError, match="multiples of the downsample factor 16"):
         _cfg(crop_size=24)
-    recipe = load_recipe("scenes-f16")
+    recipe = load_recipe("scenes-f16-p2")
     assert recipe.vq.downsample == 16 and recipe.vq.l2_norm and recipe.vq.codebook_size >= 1024
-    with pytest.raises(ValueError, match="available: .*scenes-f16"):
+    with pytest.raises(ValueError, match="available: .*scenes-f16-p2"):
         load_recipe("nope")
 
 
 def test_every_committed_recipe_loads():
     names = recipe_names()
-    assert {"scenes-f16", "scenes-f16-full", "scenes-f8", "scenes-f8-full"} <= set(names)
+    assert {"scenes-f8", "scenes-f8-full", "scenes-f16-p2", "scenes-f16-patch"} <= set(names)
     for name in names:
         recipe = load_recipe(name)
         assert recipe.vq.l2_norm and recipe.num_steps >= 1
@@ -105,11 +105,11 @@ def test_every_committed_recipe_loads():
 
 
 def test_cli_train_vq(tmp_path, capsys):
-    rc = main(["train-vq", "--config", "scenes-f16", "--out", str(tmp_path / "run"), "--set", "num_steps=1",
+    rc = main(["train-vq", "--config", "scenes-f8", "--out", str(tmp_path / "run"), "--set", "num_steps=1",
                "--set", "vq=" + json.dumps(VQConfig.preset("vq-16-tiny").to_dict()), "--set", "image_sizes=[32]",
                "--set", "crop_size=16", "--set", "batch_size=1"])
     assert rc == 0 and (tmp_path / "run" / "model.safetensors").is_file()
-    assert main(["train-vq", "--config", "scenes-f16", "--set", "crop_size=20"]) == 2
+    assert main(["train-vq", "--config", "scenes-f8", "--set", "crop_size=20"]) == 2
     assert "crop_size" in capsys.readouterr().err
 
 

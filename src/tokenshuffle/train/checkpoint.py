@@ -1,7 +1,7 @@
 """Training checkpoints: exact resume, atomic writes, the last K kept, clear errors for bad folders.
 
 A checkpoint is a folder ``<run>/checkpoints/step_<N>/`` holding
-  ``config.json`` + ``model.safetensors``   the LM (also a plain LM folder: ``serialization.load_lm`` reads it)
+  ``config.json`` + ``model.safetensors``   the LM (also a plain LM folder: ``model.io.load_lm`` reads it)
   ``train_state.safetensors``              optimiser moments and RNG states, keyed by parameter name
   ``trainer.json``                         format tag, step, data position, schedule, counters, the
                                            train config, optimiser hyper-parameters and every file's size
@@ -24,10 +24,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from tokenshuffle.model.config import LMConfig
+from tokenshuffle.model.io import read_lm_state
 from tokenshuffle.serialization import (
     CONFIG_NAME,
     WEIGHTS_NAME,
-    read_lm_state,
     replace_dir,
     write_component_files,
 )

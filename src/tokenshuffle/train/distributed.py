@@ -18,8 +18,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.sequence import Batch
 from tokenshuffle.train.config import TrainConfig
-from tokenshuffle.train.step import Batch, LossConfig, lm_loss
+from tokenshuffle.train.step import LossConfig, lm_loss
 
 
 @dataclass(frozen=True)

@@ -18,18 +18,19 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from tokenshuffle.data.caption_swaps import SwapNegatives
 from tokenshuffle.eval.nll import NLLConfig, heldout_nll
+from tokenshuffle.model.io import read_lm_state, save_lm
 from tokenshuffle.model.lm import TokenShuffleLM
-from tokenshuffle.serialization import load_state_strict, read_lm_state, save_lm
+from tokenshuffle.sequence import make_batch
+from tokenshuffle.serialization import load_state_strict
 from tokenshuffle.text import ByteTokenizer, load_text_tokenizer, save_text_tokenizer
 from tokenshuffle.train import checkpoint as ckpt
 from tokenshuffle.train import distributed as D
 from tokenshuffle.train.batches import BatchStream, RandomCodes, SceneCodes, ShardCodes, first_captions
 from tokenshuffle.train.config import TrainConfig
-from tokenshuffle.train.contrast import SwapNegatives
 from tokenshuffle.train.monitor import MetricsLog, write_sample_grid
 from tokenshuffle.train.optim import build_optimizer, build_schedule
-from tokenshuffle.train.step import make_batch
 
 
 class TrainingStopped(RuntimeError):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-DEFAULT_MODEL = Path(__file__).parent / "assets" / "demo-model"
+from tokenshuffle.cli.common import add_sampling_args, sampling_from_args
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
 
 
 def add_parsers(sub) -> None:
@@ -14,14 +16,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--model", default=None, help=f"pipeline folder (default: the shipped model, {DEFAULT_MODEL})")
     p.add_argument("--height", type=int, default=None, help="pixels (default: the model's)")
     p.add_argument("--width", type=int, default=None, help="pixels (default: the model's)")
-    p.add_argument("--guidance-scale", type=float, default=None, help="CFG target scale, >= 0 (1 = off)")
-    p.add_argument("--cfg-schedule", default=None,
-                   help="constant, linear, half-linear, drop-first, sine or sigmoid (default: the model's)")
-    p.add_argument("--temperature", type=float, default=None)
-    p.add_argument("--top-k", type=int, default=None, help="0 = off (default: the model's)")
-    p.add_argument("--top-p", type=float, default=None)
-    p.add_argument("--candidates", type=int, default=None,
-                   help="grids drawn per image, the likeliest kept, >= 1 (default: the model's)")
+    add_sampling_args(p)
     p.add_argument("--num-images", type=int, default=4, help="images per prompt (default 4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
@@ -62,14 +57,14 @@ def run_generate(args) -> int:
     if args.num_images < 1:
         raise ValueError(f"--num-images must be >= 1, got {args.num_images}")
     pipe = TextToImagePipeline.from_pretrained(model, device=args.device)
-    settings = dict(height=args.height, width=args.width, guidance_scale=args.guidance_scale,
-                    cfg_schedule=args.cfg_schedule, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                    candidates=args.candidates)
-    (h, w), _ = pipe.settings(**settings)  # every argument checked before any work starts
+    sampling = sampling_from_args(args, pipe.sampling)
+    (h, w), _ = pipe.resolve(height=args.height, width=args.width)  # every argument checked before any work
+    pipe.encode_prompts(args.prompt)  # a prompt longer than the model reads is refused before any work
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     with tqdm(total=(h // pipe.lm.s) * (w // pipe.lm.s), desc="generate", unit="pos") as bar:
-        images = pipe(args.prompt, num_images=args.num_images, generator=generator, compile=args.compile,
-                      progress=lambda n: bar.update(n - bar.n), **settings)
+        images = pipe(args.prompt, height=args.height, width=args.width, sampling=sampling,
+                      num_images=args.num_images, generator=generator, compile=args.compile,
+                      progress=lambda n: bar.update(n - bar.n))
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, im in enumerate(images):

@@ -8,11 +8,10 @@ stage 1 had for 8x8 codes at s=1. Decoder, embeddings and output head are carrie
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.train.config import TrainConfig, load_recipe
 
-STAGE1 = load_recipe(str(Path(__file__).with_name("lm_scenes_stage1.py")))
+STAGE1 = load_recipe("scenes-stage1")
 
 CONFIG: TrainConfig = dataclasses.replace(
     STAGE1,

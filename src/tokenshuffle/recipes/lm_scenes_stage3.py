@@ -7,11 +7,10 @@ paper reports for high-resolution training (Sec. 3.3); a smaller peak lr for the
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.train.config import TrainConfig, load_recipe
 
-STAGE2 = load_recipe(str(Path(__file__).with_name("lm_scenes_stage2.py")))
+STAGE2 = load_recipe("scenes-stage2")
 
 CONFIG: TrainConfig = dataclasses.replace(
     STAGE2,

@@ -1,4 +1,4 @@
-"""``tokenshuffle train-vq``, ``encode``, ``convert-vq`` and ``eval recon``: thin wrappers over the library."""
+"""``tokenshuffle train-vq``, ``encode`` and ``convert-vq``: thin wrappers over the library."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import json
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("train-vq", help="train a VQ image tokenizer from a named recipe (configs/vq_*.py)")
-    p.add_argument("--config", required=True, help="recipe name (e.g. scenes-f16) or path to a configs/vq_*.py file")
+    p = sub.add_parser("train-vq", help="train a VQ image tokenizer from a recipe (a shipped name or a path to "
+                       "your own .py)")
+    p.add_argument("--config", required=True, help="a shipped recipe name (scenes-f8, ...) or an explicit path to "
+                   "your own recipe .py file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set num_steps=100 --set vq.codebook_size=2048 (repeatable)")
     p.add_argument("--out", default=None,
@@ -35,21 +37,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", required=True, help="output folder (config.json + model.safetensors)")
     p.add_argument("--preset", default=None, help="vq-16 or vq-8 (default: read the architecture off the weights)")
     p.set_defaults(func=_convert)
-
-    from tokenshuffle.cli_eval import add_eval_subcommand
-
-    p = add_eval_subcommand(sub, "recon", help="PSNR, SSIM, codebook usage and perplexity of a VQ tokenizer "
-                            "on held-out images", func=_eval_recon)
-    p.add_argument("--vq", required=True, help="tokenizer folder")
-    p.add_argument("--data", required=True, help="held-out image-caption folder")
-    p.add_argument("--size", type=int, default=None, help="resize/centre-crop images to SIZE x SIZE first")
-    p.add_argument("--num-images", type=int, default=None, help="evaluate only the first N images")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--scene-score", action="store_true",
-                   help="also score the reconstructions with the scene evaluator (needs scene metadata)")
-    p.add_argument("--json", dest="json_out", default=None, help="also write the figures to this JSON file")
-    p.add_argument("--device", default=None)
-    p.add_argument("--threads", type=int, default=None)
 
 
 def _threads(args) -> None:
@@ -85,18 +72,4 @@ def _convert(args) -> int:
     from tokenshuffle.vq.llamagen import convert_llamagen
 
     print(f"saved {convert_llamagen(args.checkpoint, args.out, preset=args.preset)}")
-    return 0
-
-
-def _eval_recon(args) -> int:
-    from tokenshuffle.eval.recon import evaluate_recon, format_report
-
-    _threads(args)
-    result = evaluate_recon(args.vq, args.data, size=args.size, num_images=args.num_images,
-                            batch_size=args.batch_size, scene_score=args.scene_score, device=args.device)
-    print(format_report(result))
-    if args.json_out:
-        from tokenshuffle.serialization import write_json
-
-        write_json(args.json_out, result)
     return 0

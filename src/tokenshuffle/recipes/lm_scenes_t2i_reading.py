@@ -37,11 +37,10 @@ with one candidate (the parent 0.475). This is the shipped demo model.
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.train.config import load_recipe
 
-AR3 = load_recipe(str(Path(__file__).with_name("lm_scenes_t2i_fixed_ar3.py")))
+AR3 = load_recipe("scenes-t2i-fixed-ar3")
 CONFIG = dataclasses.replace(
     AR3,
     data="data/codes-24k-512-reading",

@@ -14,18 +14,25 @@ held-out 256^2 PSNR 34.62 dB, SSIM 0.976, usage 100 %, scene score 0.972; 512^2 
 blotchy interiors (GroupNorm statistics), which the second stage fixes.
 """
 
-import dataclasses
-from pathlib import Path
-
 from tokenshuffle.vq.config import VQConfig
-from tokenshuffle.vq.train_config import load_recipe
+from tokenshuffle.vq.train_config import VQTrainConfig
 
-BASE = load_recipe(str(Path(__file__).with_name("vq_scenes_f16_fast.py")))
-CONFIG = dataclasses.replace(
-    BASE,
+CONFIG = VQTrainConfig(
     vq=VQConfig.preset("vq-8-small"),
+    data="scenes",
+    image_sizes=(256, 256, 256, 512),
+    crop_size=128,
+    batch_size=8,
     num_steps=5000,
+    lr=8e-4,
+    min_lr_ratio=0.05,
+    warmup_steps=100,
+    betas=(0.5, 0.9),
+    restart_every=50,
+    restart_until=0.8,
     precision="bf16",
     sample_every=1000,
     ckpt_every=500,
+    log_every=25,
+    seed=0,
 )

@@ -35,11 +35,10 @@ The model card (src/tokenshuffle/assets/demo-model/README.md) has the times, har
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.train.config import load_recipe
 
-BASE = load_recipe(str(Path(__file__).with_name("lm_scenes_t2i.py")))
+BASE = load_recipe("scenes-t2i")
 CONFIG = dataclasses.replace(
     BASE,
     lm=dataclasses.replace(BASE.lm, num_layers=8, text_vocab_size=48, max_text_len=16),

@@ -13,11 +13,10 @@ This run's model was shipped for a while (held-out score 0.462); the shipped mod
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.train.config import load_recipe
 
-AR = load_recipe(str(Path(__file__).with_name("lm_scenes_t2i_fixed_ar.py")))
+AR = load_recipe("scenes-t2i-fixed-ar")
 CONFIG = dataclasses.replace(
     AR,
     init_from="runs/t2i-fixed-ar/lm",

@@ -27,11 +27,10 @@ The model card (src/tokenshuffle/assets/demo-model/README.md) has the times, har
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.train.config import load_recipe
 
-DEMO = load_recipe(str(Path(__file__).with_name("lm_scenes_t2i_demo.py")))
+DEMO = load_recipe("scenes-t2i-demo")
 CONFIG = dataclasses.replace(
     DEMO,
     data="data/codes-16k-512-canon",

@@ -1,24 +1,18 @@
-"""Named recipes (``configs/<prefix>_<name>.py`` defining ``CONFIG``) and ``--set key=value`` overrides.
+"""Named recipes, shipped inside this package (``<prefix>_<name>.py`` defining ``CONFIG``), and
+``--set key=value`` overrides. Shared by ``tokenshuffle train`` (prefix ``lm``) and ``train-vq`` (``vq``).
 
-Shared by ``tokenshuffle train`` (prefix ``lm``) and ``tokenshuffle train-vq`` (prefix ``vq``).
+A name (``--config scenes-t2i-reading``) resolves only to a recipe of this package, from any working
+directory and in any install; a user's own recipe runs only from an explicit path to a ``.py`` file
+(``--config ./my_recipe.py``).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import importlib
 import importlib.util
 import json
+import pkgutil
 from pathlib import Path
-
-CONFIG_DIRS = (Path.cwd() / "configs", Path(__file__).resolve().parents[2] / "configs")
-
-
-def check_fields(cls, d: dict, *, what: str) -> None:
-    """ValueError listing any key of ``d`` that is not a field of the dataclass ``cls``."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
-    if unknown:
-        raise ValueError(f"unknown {what} fields {unknown}; valid: {sorted(names)}")
 
 
 def apply_overrides(d: dict, assignments: list[str]) -> dict:
@@ -53,25 +47,35 @@ def apply_overrides(d: dict, assignments: list[str]) -> dict:
 
 
 def recipe_names(prefix: str) -> list[str]:
-    names = set()
-    for d in CONFIG_DIRS:
-        names |= {p.stem[len(prefix) + 1 :].replace("_", "-") for p in d.glob(f"{prefix}_*.py")}
-    return sorted(names)
+    """The names of this package's ``<prefix>_*`` recipes, dashes for underscores."""
+    head = f"{prefix}_"
+    return sorted(m.name[len(head):].replace("_", "-") for m in pkgutil.iter_modules(__path__)
+                  if m.name.startswith(head))
 
 
-def load_recipe(name: str, *, prefix: str, cls):
-    """``configs/<prefix>_<name>.py``'s ``CONFIG`` (or a path to such a file), checked to be a ``cls``."""
-    path = Path(name)
-    if path.suffix != ".py":
-        candidates = [d / f"{prefix}_{name.replace('-', '_')}.py" for d in CONFIG_DIRS]
-        path = next((p for p in candidates if p.is_file()), candidates[0])
+def _is_path(name: str) -> bool:
+    return name.endswith(".py") or "/" in name or "\\" in name
+
+
+def _load_file(path: Path, *, prefix: str):
     if not path.is_file():
-        available = ", ".join(recipe_names(prefix)) or "none"
-        raise ValueError(f"--config {name}: no such recipe; available: {available}")
+        raise ValueError(f"--config {path}: no such file")
     spec = importlib.util.spec_from_file_location(f"{prefix}_recipe_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def load_recipe(name: str, *, prefix: str, cls):
+    """A shipped recipe's ``CONFIG`` by name, or a user's from an explicit ``.py`` path; checked to be a ``cls``."""
+    if _is_path(name):
+        module = _load_file(Path(name), prefix=prefix)
+    elif name.replace("-", "_") in {n.replace("-", "_") for n in recipe_names(prefix)}:
+        module = importlib.import_module(f"{__name__}.{prefix}_{name.replace('-', '_')}")
+    else:
+        available = ", ".join(recipe_names(prefix)) or "none"
+        raise ValueError(f"--config {name}: no such recipe; available: {available} (or a path to your own .py file)")
     config = getattr(module, "CONFIG", None)
     if not isinstance(config, cls):
-        raise ValueError(f"--config {name}: {path} must define CONFIG = {cls.__name__}(...)")
+        raise ValueError(f"--config {name}: {module.__file__} must define CONFIG = {cls.__name__}(...)")
     return config

@@ -17,12 +17,11 @@ color_attr,color_attr,color_attr --out data/scenes-40k-512-fixed --workers 2
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.vq.config import VQConfig
 from tokenshuffle.vq.train_config import load_recipe
 
-BASE = load_recipe(str(Path(__file__).with_name("vq_scenes_f16_p2.py")))
+BASE = load_recipe("scenes-f16-p2")
 CONFIG = dataclasses.replace(
     BASE,
     vq=VQConfig.preset("vq-8-small", patch_size=2, encoder="patch"),

@@ -24,11 +24,10 @@ then scenes-t2i-fixed-ar (its docstring) from this run's step-1250 checkpoint.
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.train.config import load_recipe
 
-CANON = load_recipe(str(Path(__file__).with_name("lm_scenes_t2i_canon.py")))
+CANON = load_recipe("scenes-t2i-canon")
 CONFIG = dataclasses.replace(
     CANON,
     data="data/codes-40k-512-fixed",

@@ -1,7 +1,7 @@
 import pytest
 
+from tokenshuffle.data.caption_swaps import SwapNegatives, SwapRule
 from tokenshuffle.text import WordTokenizer
-from tokenshuffle.train.contrast import SwapNegatives, SwapRule
 
 CAPTIONS = ["a photo of a red circle and a blue star", "a photo of a star left of a circle",
             "a red triangle above a blue hexagon", "a photo of a circle and a star", "a photo of three hearts",

@@ -17,11 +17,10 @@ Trained here in 71 min (median 4.4 img/s, fp32, 2 threads); held-out bits per co
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.train.config import load_recipe
 
-AR2 = load_recipe(str(Path(__file__).with_name("lm_scenes_t2i_fixed_ar2.py")))
+AR2 = load_recipe("scenes-t2i-fixed-ar2")
 CONFIG = dataclasses.replace(
     AR2,
     init_from="runs/t2i-fixed-ar2/lm",

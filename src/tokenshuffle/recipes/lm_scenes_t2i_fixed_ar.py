@@ -23,11 +23,10 @@ settings and scores.
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.train.config import load_recipe
 
-FIXED = load_recipe(str(Path(__file__).with_name("lm_scenes_t2i_fixed.py")))
+FIXED = load_recipe("scenes-t2i-fixed")
 CONFIG = dataclasses.replace(
     FIXED,
     lm=dataclasses.replace(FIXED.lm, window_ar=True),

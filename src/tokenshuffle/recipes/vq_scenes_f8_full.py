@@ -11,11 +11,10 @@ attention at 64x64 latents), so this stage trains at 256^2 only:
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.vq.train_config import load_recipe
 
-BASE = load_recipe(str(Path(__file__).with_name("vq_scenes_f8.py")))
+BASE = load_recipe("scenes-f8")
 CONFIG = dataclasses.replace(
     BASE,
     init_from="runs/vq-scenes-f8",

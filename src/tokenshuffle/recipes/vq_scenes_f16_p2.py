@@ -13,12 +13,11 @@ code shards encoded before or after it, are the same:
 """
 
 import dataclasses
-from pathlib import Path
 
 from tokenshuffle.vq.config import VQConfig
 from tokenshuffle.vq.train_config import load_recipe
 
-BASE = load_recipe(str(Path(__file__).with_name("vq_scenes_f8_full.py")))
+BASE = load_recipe("scenes-f8-full")
 CONFIG = dataclasses.replace(
     BASE,
     vq=VQConfig.preset("vq-8-small", patch_size=2),
