@@ -1,9 +1,11 @@
-"""Stage 1 of the staged recipe (paper Sec. 3.3): low resolution, no Token-Shuffle (s=1).
+"""scenes-stage1: stage 1 of the paper's staged recipe (Sec. 3.3): low resolution, no Token-Shuffle (s=1).
 
-128^2 synthetic scenes through the demo VQ tokenizer (runs/vq-scenes-f16: f16, 1024 codes) -> 8x8
-codes; a small decoder learns the text-image alignment cheaply before the resolution goes up.
+128^2 synthetic scenes rendered on the fly (``data="scenes"``) -> 8x8 codes through a downsample-16
+tokenizer with 1024 codes (``vq``; e.g. ``--set vq=runs/vq-scenes-f16-p2``); a small decoder (dim 256,
+6 layers, byte-level text) learns the text-image alignment cheaply before the resolution goes up. 4000
+steps at batch 32. Then ``scenes-stage2`` and ``scenes-stage3``:
 
-    tokenshuffle train --config scenes-stage1          # -> runs/lm-scenes-stage1
+    tokenshuffle train --config scenes-stage1 --out runs/lm-scenes-stage1
 """
 
 from tokenshuffle.model.config import LMConfig

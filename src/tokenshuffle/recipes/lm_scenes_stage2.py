@@ -1,10 +1,10 @@
-"""Stage 2: twice the resolution with Token-Shuffle s=2, initialised from stage 1.
+"""scenes-stage2: stage 2 of the staged recipe: twice the resolution with Token-Shuffle s=2, from stage 1.
 
-256^2 scenes -> 16x16 codes -> 64 decoder positions (s=2), the same sequence cost per image as
-stage 1 had for 8x8 codes at s=1. Decoder, embeddings and output head are carried over from stage
-1's final weights; the shuffle/unshuffle MLPs are new (paper Sec. 3.3).
+256^2 scenes -> 16x16 codes -> 64 decoder positions at s=2, the sequence cost per image that stage 1
+had at s=1. Decoder, embeddings and output head carry over from ``runs/lm-scenes-stage1``
+(``init_from``); the shuffle and unshuffle MLPs are new (paper Sec. 3.3). 3000 steps, lr 5e-4:
 
-    tokenshuffle train --config scenes-stage2          # needs runs/lm-scenes-stage1
+    tokenshuffle train --config scenes-stage2 --out runs/lm-scenes-stage2
 """
 
 import dataclasses

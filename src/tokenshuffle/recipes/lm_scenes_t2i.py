@@ -1,26 +1,13 @@
-"""scenes-t2i: the base recipe of the demo model (scenes-t2i-demo) and of the README's window-size tables.
+"""scenes-t2i: the base LM recipe that scenes-t2i-demo (the shipped model's first stage) builds on.
 
-One recipe for every row: a LLaMA decoder (dim 256, 6 layers, 8 heads, ~5 M parameters without the
-embeddings) over code shards of 6,000 synthetic scenes (seed 5000) from the demo tokenizer
-(vq-scenes-f16-fast: f16, 1024 codes), byte-level text, 10 % caption dropout for CFG, AdamW with
-warm-up and cosine decay. Held-out bits per image token come from scenes seeded 90001/90002, which
-no training scene uses. Only the resolution and the window size change between rows:
+A LLaMA decoder (dim 256, 6 layers, 8 heads), Token-Shuffle s=2, 512^2 images (32x32 codes -> 256
+decoder positions), byte-level text, 10 % caption dropout for classifier-free guidance, AdamW (lr 1e-3,
+50 warm-up steps, cosine decay, weight decay 0.05), batch 16, 800 steps. Its own data and tokenizer
+paths are those of an earlier setup (``runs/vq-scenes-f16-fast``: configs/vq_scenes_f16_fast.py at
+commit f2d949a); to run it alone, point it at code shards from ``tokenshuffle encode`` and their
+tokenizer:
 
-    # the data (render, then encode at each resolution)
-    tokenshuffle data scenes --num 6000 --height 512 --width 512 --seed 5000 --out data/scenes-6k-512
-    tokenshuffle encode --vq runs/vq-scenes-f16-fast --data data/scenes-6k-512 --out data/codes-6k-512
-    tokenshuffle encode --vq runs/vq-scenes-f16-fast --data data/scenes-6k-512 --size 256 --out data/codes-6k-256
-    tokenshuffle encode --vq runs/vq-scenes-f16-fast --data data/scenes-heldout-512 --out data/codes-heldout-512
-    tokenshuffle encode --vq runs/vq-scenes-f16-fast --data data/scenes-heldout-256 --out data/codes-heldout-256
-    # (the held-out folders: `tokenshuffle data scenes` with --seed 90002 at 512^2, 90001 at 256^2)
-    # the demo model: 512^2, s=2 (32x32 codes -> 256 positions)
-    tokenshuffle train --config scenes-t2i --out runs/t2i-512-s2
-    # the window-size table: 256^2 with s = 1, 2, 4 (256, 64, 16 positions)
-    tokenshuffle train --config scenes-t2i --out runs/t2i-256-s1 --set height=256 --set width=256 \\
-        --set data=data/codes-6k-256 --set eval_data=data/codes-heldout-256 --set lm.shuffle_window=1
-
-Sized for one session on a 2-core CPU (800 steps of 16 images: 40 min at 512^2 with 1 thread). At
-that size no run is converged; the README's "Text-to-image on synthetic scenes" table has the figures.
+    tokenshuffle train --config scenes-t2i --out runs/t2i --set data=DIR --set eval_data=DIR --set vq=DIR
 """
 
 from tokenshuffle.model.config import LMConfig

@@ -1,26 +1,20 @@
-"""scenes-t2i-fixed: the canonical decoder continued on ``fixed`` scenes (the stage before scenes-t2i-fixed-ar).
+r"""scenes-t2i-fixed: the shipped model's third decoder stage, the canonical decoder on fixed scenes and patch codes.
 
-``scenes-t2i-canon`` left the decoder drawing the named shapes but often misshapen, and often the
-wrong shape or colour for the second object (held-out score 0.334). Two things made its codes hard
-to predict: object sizes drawn from a range, and a tokenizer whose convolutional encoder sees the
-whole image (GroupNorm, attention), so one object's codes change with everything else in the scene.
-This stage trains on ``--style fixed`` scenes (canonical, plus one object size per object count) encoded
-by ``vq-scenes-f16-patch`` (the same codebook and decoder, a per-patch encoder): every copy of a
-colour-shape pair of a size is the same block of codes, and the decoder's capacity goes to choosing and
-placing the objects the prompt names. It continues from the shipped canonical decoder (``init_from``;
-a fresh optimiser), whose code embeddings still mean what they drew, on 40,000 new scenes with
-the tasks weighted toward those that need two objects (single 1, colours 1, two objects 2, counting 2,
-position 3, colour attribute 3). fp32: without avx512_bf16 a CPU runs bf16 autocast ~15x slower.
-From the repository root, after the scenes-t2i-canon path (its docstring) and vq-scenes-f16-patch's:
+Starts from ``runs/t2i-canon2`` (``init_from``; a fresh optimiser) on 40,000 ``--style fixed`` scenes
+(canonical, one object size per object count, copies of an object pixel-identical; tasks weighted
+single 1, colours 1, two objects 2, counting 2, position 3, colour attribute 3) encoded by
+``vq-scenes-f16-patch`` (the same codebook, a per-patch encoder). fp32: bf16 autocast is slow on CPUs
+without bf16 instructions. Set for 3000 steps, lr 5e-4; the shipped chain stopped it after its
+step-1250 checkpoint, from which ``scenes-t2i-fixed-ar`` continues (stop it before step 2250, when
+``keep_last`` removes that checkpoint). The training scenes come from the ``scenes-f16-patch`` recipe's
+data command; then:
 
-    tokenshuffle data scenes --num 300 --height 512 --width 512 --seed 90002 --style fixed \\
+    tokenshuffle data scenes --num 300 --height 512 --width 512 --seed 90002 --style fixed \
         --out data/scenes-heldout-512-fixed
     V=runs/vq-scenes-f16-patch
     tokenshuffle encode --vq $V --data data/scenes-40k-512-fixed --out data/codes-40k-512-fixed --threads 2
     tokenshuffle encode --vq $V --data data/scenes-heldout-512-fixed --out data/codes-heldout-512-fixed
     tokenshuffle train --config scenes-t2i-fixed --out runs/t2i-fixed
-
-then scenes-t2i-fixed-ar (its docstring) from this run's step-1250 checkpoint.
 """
 
 import dataclasses

@@ -1,4 +1,7 @@
-"""Smoke test: a tiny LM on random codes (seconds on CPU); used by the tests."""
+"""smoke: a tiny LM on random codes, 20 steps in seconds on a CPU; used by the tests.
+
+    tokenshuffle train --config smoke --out runs/lm-smoke
+"""
 
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.train.config import TrainConfig

@@ -1,14 +1,12 @@
-"""vq-scenes-f16-p2: the demo's downsample-16 tokenizer, grown from the f8 one by a space-to-depth stem.
+"""vq-scenes-f16-p2: the tokenizer's third stage, downsample 16 by a 2x2 space-to-depth stem on the f8 one.
 
-``vq-8-small`` with ``patch_size=2`` (``tokenshuffle.vq.patching``): 512^2 -> 32x32 codes, the grid
-of the shipped 512^2 model. ``init_from`` is the finished f8 tokenizer (``vq_scenes_f8_full``); the
-converted stem makes it, before this stage, exactly the f8 tokenizer on the 2x average-pooled image
-with a nearest-neighbour 2x upsample. This stage fine-tunes only the decoder on whole 512^2 scenes
-(sharper edges at full size) and leaves encoder and codebook alone, so the codes of every image, and
-code shards encoded before or after it, are the same:
+``vq-8-small`` with ``patch_size=2`` (``tokenshuffle.vq.patching``): 512^2 -> 32x32 codes. Starts from
+``runs/vq-scenes-f8-full`` (``init_from``), converted so that it is exactly the f8 tokenizer on the 2x
+average-pooled image followed by a nearest-neighbour 2x upsample, and fine-tunes only the decoder on
+whole 512^2 scenes (``train_parts="decoder"``, 600 steps). Encoder and codebook stay frozen, so every
+image's codes, and code shards encoded before or after this stage, are the same. Then
+``scenes-f16-patch``:
 
-    tokenshuffle train-vq --config scenes-f8 --out runs/vq-scenes-f8 --threads 2
-    tokenshuffle train-vq --config scenes-f8-full --out runs/vq-scenes-f8-full --threads 2
     tokenshuffle train-vq --config scenes-f16-p2 --out runs/vq-scenes-f16-p2 --threads 2
 """
 

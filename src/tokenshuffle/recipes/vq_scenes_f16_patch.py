@@ -1,17 +1,14 @@
-"""vq-scenes-f16-patch: the demo tokenizer with a per-patch encoder, for the ``fixed`` scene style.
+r"""vq-scenes-f16-patch: the shipped tokenizer, a per-patch encoder for vq-scenes-f16-p2's codebook and decoder.
 
-The shipped tokenizer (``vq_scenes_f16_p2``) encodes with LlamaGen's convolutional encoder, whose
-GroupNorm and attention see the whole image: the same red circle gets other codes when another object
-or colour is elsewhere in the scene (on ``fixed`` scenes, where every circle of a size is the same
-pixels, two copies of one object shared 25-99 % of their codes). A language model then spends its
-capacity predicting that context noise. This stage keeps the codebook, post_quant_proj and decoder of
-``vq_scenes_f16_p2`` frozen and trains a new ``encoder="patch"`` encoder (each code from its own 16x16
-patch only) against them with the usual reconstruction and commitment losses, so a code still draws
-what it drew and an LM trained on the old codes still reads the new ones; on the layout grid of the
-``fixed`` style every copy of an object becomes the same block of codes:
+``encoder="patch"``: each code from its own 16x16 patch only (space-to-depth and a per-patch MLP; no
+norm, no attention), so on ``--style fixed`` scenes every copy of an object is the same block of codes
+and the background one code. Only the encoder trains (``train_parts="encoder"``), against the frozen
+codebook, post_quant_proj and decoder of ``runs/vq-scenes-f16-p2``, with that tokenizer's encoder as a
+distillation teacher (``distill_weight``), so a code still draws what it drew and a decoder trained on
+the old codes still reads the new ones. 1000 steps on whole 512^2 fixed scenes, batch 4, fp32:
 
-    tokenshuffle data scenes --num 40000 --height 512 --width 512 --seed 7000 --style fixed \\
-        --tasks single_object,colors,two_object,two_object,counting,counting,position,position,position,\\
+    tokenshuffle data scenes --num 40000 --height 512 --width 512 --seed 7000 --style fixed \
+        --tasks single_object,colors,two_object,two_object,counting,counting,position,position,position,\
 color_attr,color_attr,color_attr --out data/scenes-40k-512-fixed --workers 2
     tokenshuffle train-vq --config scenes-f16-patch --out runs/vq-scenes-f16-patch --threads 2
 """

@@ -1,17 +1,12 @@
-"""vq-scenes-f8: a small downsample-8 tokenizer for synthetic scenes, first stage (128^2 crops).
+"""vq-scenes-f8: the shipped tokenizer's first stage, a downsample-8 tokenizer trained on 128^2 crops.
 
-vq-8-small (1024 x 8 l2-normalised codes): 256^2 -> 32x32 codes, 512^2 -> 64x64. At downsample 16 an
-object of the smallest scenes (46 px at 256^2) spans three codes and comes back as a blob; at 8 it
-spans six. Same data, losses and optimiser as ``vq_scenes_f16_fast``, bf16 autocast. Then
-``vq_scenes_f8_full`` fine-tunes on whole images:
+vq-8-small (LlamaGen's VQ-8 layout with 16 base channels, one residual block per level, a 1024 x 8
+l2-normalised codebook; 256^2 -> 32x32 codes), from scratch on 128^2 crops of textured synthetic scenes
+rendered on the fly, 5000 steps, bf16 autocast. After this stage alone whole images come back blotchy
+(GroupNorm statistics of crops do not carry to whole images); ``scenes-f8-full`` fixes that, then
+``scenes-f16-p2`` and ``scenes-f16-patch`` follow (docs/reproduce.md has the whole chain):
 
-    tokenshuffle train-vq --config scenes-f8 --out runs/vq-scenes-f8 --threads 2            # 40 min
-    tokenshuffle train-vq --config scenes-f8-full --out runs/vq-scenes-f8-full --threads 1  # 35 min
-
-Measured here (2-core Xeon with AMX) after both stages, `tokenshuffle eval recon --scene-score`:
-held-out 256^2 PSNR 34.62 dB, SSIM 0.976, usage 100 %, scene score 0.972; 512^2 36.48 dB, 0.987,
-100 %, 1.000. After this stage alone the crops train to ~34 dB, but whole images come back with
-blotchy interiors (GroupNorm statistics), which the second stage fixes.
+    tokenshuffle train-vq --config scenes-f8 --out runs/vq-scenes-f8 --threads 2
 """
 
 from tokenshuffle.vq.config import VQConfig

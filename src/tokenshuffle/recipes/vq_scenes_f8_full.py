@@ -1,12 +1,10 @@
-"""vq-scenes-f8-full: the f8 tokenizer's second stage, fine-tuning on whole 256^2 scenes.
+"""vq-scenes-f8-full: the tokenizer's second stage, vq-scenes-f8 fine-tuned on whole 256^2 scenes.
 
-As ``vq_scenes_f16_full`` does for the f16 tokenizer: GroupNorm statistics of 128^2 crops do not
-carry to whole images, so this stage starts from ``runs/vq-scenes-f8`` (the ``vq_scenes_f8`` run) and
-trains on whole 256^2 images. Scenes are laid out in fractions of the image, so a whole 512^2 scene has
-the same statistics as a whole 256^2 one; training at 512^2 as well was 8x slower per step here (the
-attention at 64x64 latents), so this stage trains at 256^2 only:
+Starts from ``runs/vq-scenes-f8`` (``init_from``) and trains 1200 steps on whole 256^2 scenes, so the
+GroupNorm statistics are those of whole images. Scenes are laid out in fractions of the image, so whole
+512^2 scenes have the same statistics; a 512^2 step was 8x slower (attention over 64x64 latents). Then
+``scenes-f16-p2``:
 
-    tokenshuffle train-vq --config scenes-f8 --out runs/vq-scenes-f8 --threads 2
     tokenshuffle train-vq --config scenes-f8-full --out runs/vq-scenes-f8-full --threads 2
 """
 
