@@ -26,6 +26,16 @@ def check_range(name: str, value, *, low=None, high=None, low_open=False, high_o
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
 
 
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(name: str, value) -> int:
+    """A seed torch and numpy both take: an integer in [0, 2**63 - 1]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer in [0, {MAX_SEED}], got {value!r}")
+    return value
+
+
 def check_choice(name: str, value, choices: Iterable) -> None:
     choices = list(choices)
     if value not in choices:

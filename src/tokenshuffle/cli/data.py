@@ -10,12 +10,18 @@ def _run_scenes(args) -> int:
     from tokenshuffle.data.geneval import TASKS
     from tokenshuffle.data.scene_style import STYLES
     from tokenshuffle.data.scenes import write_scenes
-    from tokenshuffle.errors import check_choice
+    from tokenshuffle.errors import check_choice, check_range, check_seed
+    from tokenshuffle.output import check_out_dir
 
+    check_seed("--seed", args.seed)
+    check_range("--num", args.num, low=1)
+    for name in ("height", "width"):
+        check_range(f"--{name}", getattr(args, name), low=16)
     tasks = args.tasks.split(",") if args.tasks else None
     for task in tasks or []:
         check_choice("--tasks", task, TASKS)
     check_choice("--style", args.style, STYLES)
+    check_out_dir(args.out)  # before rendering: a bad --out leaves nothing behind
     start = time.perf_counter()
     summary = write_scenes(
         num=args.num,

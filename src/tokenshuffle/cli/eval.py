@@ -44,10 +44,11 @@ def _add_t2i(esub) -> None:
     e.add_argument("--height", type=int, default=None)
     e.add_argument("--width", type=int, default=None)
     add_sampling_args(e, skip=("cfg_schedule", "candidates"))
-    e.add_argument("--cfg-schedule", dest="cfg_schedules", default=None, help="one schedule, or a comma list to compare (a table row each; "
-                   "default: the model's)")
-    e.add_argument("--candidates", dest="candidate_counts", default=None, help="grids drawn per image, the likeliest kept; a comma list gives "
-                   "a row each (default: the model's)")
+    e.add_argument("--cfg-schedule", dest="cfg_schedules", default=None,
+                   help="one schedule, or a comma list to compare (a table row each; default: the model's)")
+    e.add_argument("--candidates", dest="candidate_counts", default=None,
+                   help="grids drawn per image, the likeliest kept; a comma list gives a row each "
+                   "(default: the model's)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     e.add_argument("--out", default=None, help="write the images (and result.json) here")

@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 
 from tokenshuffle.cli.common import add_sampling_args, sampling_from_args
+from tokenshuffle.errors import check_seed
+from tokenshuffle.output import check_out_file, write_files
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
 
@@ -36,10 +38,8 @@ def image_grid(images, *, columns: int):
     return grid
 
 
-def save_png(image, path: Path) -> None:
-    from tokenshuffle.serialization import atomic_write
-
-    atomic_write(path, lambda p: image.save(p, format="PNG"))
+def _png(image):
+    return lambda p: image.save(p, format="PNG")
 
 
 def run_generate(args) -> int:
@@ -51,11 +51,10 @@ def run_generate(args) -> int:
     model = Path(args.model) if args.model else DEFAULT_MODEL
     if not model.is_dir():
         raise FileNotFoundError(f"--model {model} is not a pipeline folder (vq/, lm/, text_tokenizer.json)")
-    out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise ValueError(f"--out must name a .png file, got {args.out!r}")
+    check_seed("--seed", args.seed)
     if args.num_images < 1:
         raise ValueError(f"--num-images must be >= 1, got {args.num_images}")
+    out = check_out_file(args.out, suffix=".png")  # before any work: a bad --out fails in seconds, not minutes
     pipe = TextToImagePipeline.from_pretrained(model, device=args.device)
     sampling = sampling_from_args(args, pipe.sampling)
     (h, w), _ = pipe.resolve(height=args.height, width=args.width)  # every argument checked before any work
@@ -65,12 +64,11 @@ def run_generate(args) -> int:
         images = pipe(args.prompt, height=args.height, width=args.width, sampling=sampling,
                       num_images=args.num_images, generator=generator, compile=args.compile,
                       progress=lambda n: bar.update(n - bar.n))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, im in enumerate(images):
-        path = out.with_name(f"{out.stem}-{i}.png")
-        save_png(im, path)
-        paths.append(path)
-    save_png(image_grid(images, columns=args.num_images), out)
+    paths = [out.with_name(f"{out.stem}-{i}.png") for i in range(len(images))]
+    try:
+        write_files({**{p: _png(im) for p, im in zip(paths, images, strict=True)},
+                     out: _png(image_grid(images, columns=args.num_images))})
+    except OSError as exc:
+        raise ValueError(f"--out {out}: writing the images failed ({exc.strerror or exc}); none were written") from None
     print(f"wrote {out} ({len(images)} images, grid) and {', '.join(str(p) for p in paths)}")
     return 0

@@ -13,8 +13,8 @@ def add_parsers(sub) -> None:
                        description="Train the LM from a recipe: a shipped name or an explicit path to your own "
                                    ".py file. "
                                    f"Recipes: {', '.join(recipe_names()) or 'none found'}.")
-    p.add_argument("--config", required=True, help="a shipped recipe name (smoke, scenes-t2i-reading, ...) or a path to your own "
-                   "recipe .py file")
+    p.add_argument("--config", required=True,
+                   help="a shipped recipe name (smoke, scenes-t2i-reading, ...) or a path to your own recipe .py file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set lr=1e-4 --set lm.qk_norm=true (repeatable)")
     p.add_argument("--out", default="", help="run folder (default: runs/lm-<config>)")
