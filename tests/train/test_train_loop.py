@@ -7,8 +7,9 @@ import torch
 import tokenshuffle.train.distributed as D
 from tokenshuffle.serialization import load_lm
 from tokenshuffle.train import checkpoint as ckpt
+from tokenshuffle.train.build import build_lm
 from tokenshuffle.train.config import load_recipe
-from tokenshuffle.train.loop import TrainingStopped, build_lm, train
+from tokenshuffle.train.loop import TrainingStopped, train
 
 
 def _cfg(*sets):
@@ -22,9 +23,9 @@ def test_checkpoints_keep_last_k_and_reject_truncated_or_foreign(tmp_path):
     state = ckpt.load_checkpoint(found[-1])
     assert state["trainer"]["samples_seen"] == 9 * 4 and state["trainer"]["step"] == 9
     assert set(state["optim"]["state"]) == {n for n, _ in load_lm(tmp_path / "lm").named_parameters()}
-    with pytest.raises(ValueError, match="already holds checkpoints"):
+    with pytest.raises(ValueError, match=r"already holds a run \(checkpoints, metrics.jsonl.*pass --resume"):
         train(_cfg(), out=tmp_path, progress=False)
-    with pytest.raises(ValueError, match="different model"):
+    with pytest.raises(ValueError, match=r"--resume: lm.dim \(64 -> 96\) cannot change"):
         train(_cfg("lm.dim=96", "num_steps=12"), out=tmp_path, resume=True, progress=False)
     weights = found[-1] / ckpt.WEIGHTS_NAME
     weights.write_bytes(weights.read_bytes()[:1000])
@@ -84,7 +85,7 @@ def test_scenes_run_writes_sample_grids_and_heldout_bits(tmp_path):
 
 def test_scene_style_reaches_the_on_the_fly_sources(tmp_path):
     from tokenshuffle.data.scene_style import STYLES
-    from tokenshuffle.train.loop import make_sources
+    from tokenshuffle.train.build import make_sources
     from tokenshuffle.vq import VQConfig, VQTokenizer
 
     VQTokenizer(VQConfig.preset("vq-16-tiny")).save_pretrained(tmp_path / "vq")

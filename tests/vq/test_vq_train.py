@@ -27,7 +27,7 @@ def test_train_writes_tokenizer_samples_and_resumes(tmp_path):
     assert [r["step"] for r in log] == [1, 2, 3, 4] and all(r["loss"] == r["loss"] for r in log)
     assert load_state(out / "checkpoint")["step"] == 4
     # Resume: extending num_steps continues from step 4 instead of starting over.
-    train_vq(cfg.override(["num_steps=6"]), out=out, device="cpu")
+    train_vq(cfg.override(["num_steps=6"]), out=out, device="cpu", resume=True)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log][-2:] == [5, 6]
     assert load_state(out / "checkpoint")["step"] == 6
