@@ -76,12 +76,12 @@ def latest_checkpoint(run: str | os.PathLike) -> Path | None:
     return found[-1] if found else None
 
 
-def recover_checkpoints(run: str | os.PathLike) -> None:
-    """Put back any checkpoint a crash left moved aside by ``replace_dir``'s two-rename fallback."""
+def tidy_checkpoints(run: str | os.PathLike) -> None:
+    """Before resuming: put back a checkpoint a crash left moved aside by ``replace_dir``'s fallback, and
+    remove what killed saves and rotations left (hidden temporary and half-deleted folders)."""
     root = checkpoint_dir(run)
     if root.is_dir():
-        for aside in root.glob(".step_*.old"):
-            recover_dir(root / aside.name[1:-len(".old")])
+        _clean_stale(root)
 
 
 def newest_good_checkpoint(run: str | os.PathLike) -> tuple[Path | None, list[tuple[Path, str]]]:

@@ -154,7 +154,9 @@ def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D
         while r.step < cfg.num_steps:
             metrics, grad_norm, lr, stop = _optimizer_step(r, signals)
             _after_step(r, metrics, grad_norm, lr)
-            if stop and r.step < cfg.num_steps:
+            # One process stops at the boundary after the signal; several at the one after the all-reduce
+            # that carried it (a signal that came later in the step waits for the next one).
+            if (stop or (signals.requested and not info.enabled)) and r.step < cfg.num_steps:
                 _stop_on_signal(r, signals)
     finally:
         r.bar.close()

@@ -25,7 +25,7 @@ def say(info: D.DistInfo, line: str) -> None:
 def resume_point(run: Path, info: D.DistInfo) -> tuple[Path | None, list[dict]]:
     """The newest checkpoint that verifies (None: start at step 0); the newer ones are set aside."""
     if info.is_main:
-        ckpt.recover_checkpoints(run)
+        ckpt.tidy_checkpoints(run)
     D.barrier(info)
     path, skipped = ckpt.newest_good_checkpoint(run)
     if path is None and skipped:
