@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 
@@ -48,7 +49,8 @@ def run_train(args) -> int:
         print(f"tokenshuffle train: stopped: {exc}", file=sys.stderr)
         return 1
     except Interrupted as exc:
-        print(f"tokenshuffle train: interrupted by {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every rank stops; one line is enough
+            print(f"tokenshuffle train: interrupted by {exc}", file=sys.stderr)
         return exc.exit_code
     if last:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float))

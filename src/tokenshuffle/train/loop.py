@@ -141,8 +141,10 @@ def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D
     if not resume:
         refuse_started(run, RUN_MARKERS)
     path, skipped = resume_point(run, info) if resume else (None, [])
-    lm, init = build_lm(cfg)
-    state, changes = load_resume_state(cfg, path, lm, info) if path is not None else (None, {})
+    if path is None:
+        (lm, init), state, changes = build_lm(cfg), None, {}
+    else:
+        (lm, state, changes), init = load_resume_state(cfg, path, info), {}
     r = _build(cfg, run, info, lm)
     if state is not None:
         _restore(r, state, path)

@@ -42,15 +42,17 @@ def resume_point(run: Path, info: D.DistInfo) -> tuple[Path | None, list[dict]]:
     return path, records
 
 
-def load_resume_state(cfg: TrainConfig, path: Path, lm: TokenShuffleLM, info: D.DistInfo) -> tuple[dict, dict]:
-    """(checkpoint state, {changed setting: (old, new)}); refuses changes the weights cannot follow."""
+def load_resume_state(cfg: TrainConfig, path: Path, info: D.DistInfo) -> tuple[TokenShuffleLM, dict, dict]:
+    """(the model with the checkpoint's weights, checkpoint state, {changed setting: (old, new)});
+    refuses changes the weights cannot follow. ``init_from``/``init_hf_llama`` are not read again."""
     state = ckpt.load_checkpoint(path, verify=False)  # verified by resume_point
     changes = changed_settings(state["trainer"].get("train_config", {}), cfg.to_dict())
     refuse_fixed(changes, fixed=FIXED_ON_RESUME, checkpoint=path)
-    if state["lm_config"] != lm.config:
+    if not cfg.init_hf_llama and state["lm_config"] != cfg.lm:
         raise ValueError(f"checkpoint {path} was written for a different model (its config.json differs "
                          "from this run's lm settings)")
+    lm = TokenShuffleLM(state["lm_config"])
     load_state_strict(lm, state["model"], source=str(path))
     applied = f"; changed settings applied from here on: {describe_changes(changes)}" if changes else ""
     say(info, f"resuming from {path.name} (step {state['trainer']['step']}){applied}")
-    return state, changes
+    return lm, state, changes
