@@ -7,7 +7,7 @@ def test_changed_settings_are_listed_by_dotted_key():
     saved = {"lr": 0.1, "betas": [0.9, 0.95], "lm": {"dim": 64, "qk_norm": False}, "seed": 0}
     now = {"lr": 0.01, "betas": (0.9, 0.95), "lm": {"dim": 96, "qk_norm": False}, "seed": 0, "new": 1}
     changes = changed_settings(saved, now)
-    assert changes == {"lm.dim": (64, 96), "lr": (0.1, 0.01), "new": (None, 1)}
+    assert changes == {"lm.dim": (64, 96), "lr": (0.1, 0.01)}  # "new": added since, not a change
     assert describe_changes({"lr": (0.1, 0.01)}) == "lr 0.1 -> 0.01"
 
 

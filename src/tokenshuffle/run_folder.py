@@ -29,9 +29,10 @@ def flatten(d: dict, prefix: str = "") -> dict:
 
 
 def changed_settings(saved: dict, current: dict) -> dict[str, tuple]:
-    """{dotted key: (value at the checkpoint, value now)} for every setting that differs."""
+    """{dotted key: (value at the checkpoint, value now)} for every setting both know that differs. A
+    setting added to the code since the checkpoint was written is not a change (it has its default)."""
     a, b = flatten(saved), flatten(current)
-    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    return {k: (a[k], b[k]) for k in sorted(set(a) & set(b)) if a[k] != b[k]}
 
 
 def refuse_fixed(changes: dict[str, tuple], *, fixed: tuple[str, ...], checkpoint: Path) -> None:

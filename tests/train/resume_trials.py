@@ -42,8 +42,10 @@ def _hook_file_ops(counter: _Counter) -> None:
         real = getattr(os, name)
 
         @functools.wraps(real)
-        def wrapped(*args, _real=real, **kwargs):
+        def wrapped(*args, _real=real, _name=name, **kwargs):
             counter.tick()
+            if _name == "fsync":  # SIGKILL keeps the page cache: flushing only costs time (a power cut
+                return None  # is what fsync is for, and no test can cut the power)
             return _real(*args, **kwargs)
 
         setattr(os, name, wrapped)
