@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from tokenshuffle.serialization import make_public
+
 
 def _probe(folder: Path, flag: str) -> None:
     try:
@@ -61,7 +63,7 @@ def write_files(writes: dict[Path, Callable[[str], None]]) -> None:
             os.close(fd)
             done.append((tmp, path))
             write(tmp)
-            os.chmod(tmp, 0o666 & ~_umask())
+            make_public(tmp)
     except BaseException:
         for tmp, _ in done:
             if os.path.exists(tmp):
@@ -70,8 +72,3 @@ def write_files(writes: dict[Path, Callable[[str], None]]) -> None:
     for tmp, path in done:
         os.replace(tmp, path)
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from tokenshuffle.train.config import TrainConfig, load_recipe
-from tokenshuffle.train.optim import build_optimizer, lr_factor, param_groups
+from tokenshuffle.train.optim import build_optimizer, lr_at, param_groups
 
 
 def test_override_sets_nested_and_typed_values():
@@ -33,13 +33,9 @@ def test_scenes_need_a_vq():
         TrainConfig(data="scenes", vq="")
 
 
-def test_schedule_warms_up_then_decays_to_min():
-    kw = dict(warmup_steps=10, num_steps=110, min_lr_ratio=0.1)
-    assert lr_factor(0, **kw) == pytest.approx(0.1)
-    assert lr_factor(9, **kw) == pytest.approx(1.0)
-    assert lr_factor(60, **kw) == pytest.approx(0.55)
-    assert lr_factor(110, **kw) == pytest.approx(0.1)
-    assert all(lr_factor(s, **kw) >= lr_factor(s + 1, **kw) for s in range(10, 120))
+def test_lr_at_is_the_shared_schedule_of_the_config():
+    cfg = load_recipe("smoke").override(["lr=2.0", "warmup_steps=10", "num_steps=110", "min_lr_ratio=0.1"])
+    assert [lr_at(s, cfg) for s in (0, 9, 60, 110)] == pytest.approx([0.2, 2.0, 1.1, 0.2])
 
 
 def test_optimizer_skips_decay_on_gains_and_biases():

@@ -7,16 +7,21 @@ import json
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("train-vq", help="train a VQ image tokenizer from a recipe (a shipped name or a path to "
-                       "your own .py)")
+                       "your own .py)",
+                       description="Train a VQ tokenizer. Ctrl-C or SIGTERM saves a checkpoint after the current "
+                       "step and exits 130 or 143; --resume continues from it.")
     p.add_argument("--config", required=True, help="a shipped recipe name (scenes-f8, ...) or an explicit path to "
                    "your own recipe .py file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set num_steps=100 --set vq.codebook_size=2048 (repeatable)")
-    p.add_argument("--out", default=None,
-                   help="run folder (default runs/vq-<config>); resumes if it holds a checkpoint")
+    p.add_argument("--out", default=None, help="run folder (default runs/vq-<config>)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--no-resume", action="store_true", help="start from scratch even if --out holds a checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --out's checkpoint (verified; step 0 if none yet). Settings changed with "
+                   "--set are all applied from there on and recorded (stderr, log.jsonl, train_config.json); "
+                   "changing vq.*, init_from or train_parts is refused. Without --resume an --out that holds "
+                   "a run is refused")
     p.set_defaults(func=_train_vq)
 
     p = sub.add_parser("encode", help="pre-tokenize an image-caption folder into memory-mappable code shards")
@@ -47,13 +52,24 @@ def _threads(args) -> None:
 
 
 def _train_vq(args) -> int:
+    import sys
+
+    from tokenshuffle.integrity import NonFiniteState
+    from tokenshuffle.signals import Interrupted
     from tokenshuffle.vq.train import train_vq
     from tokenshuffle.vq.train_config import load_recipe
 
     _threads(args)
     cfg = load_recipe(args.config).override(args.overrides)
     out = args.out or f"runs/vq-{args.config}"
-    path = train_vq(cfg, out=out, device=args.device, resume=not args.no_resume)
+    try:
+        path = train_vq(cfg, out=out, device=args.device, resume=args.resume)
+    except NonFiniteState as exc:
+        print(f"tokenshuffle train-vq: stopped: {exc}", file=sys.stderr)
+        return 1
+    except Interrupted as exc:
+        print(f"tokenshuffle train-vq: interrupted by {exc}", file=sys.stderr)
+        return exc.exit_code
     print(f"tokenizer saved to {path}")
     return 0
 
