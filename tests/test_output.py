@@ -7,7 +7,8 @@ from tokenshuffle.output import check_out_dir, check_out_file, write_files
 
 def test_check_out_file_makes_missing_folders_and_refuses_folders_and_wrong_suffixes(tmp_path):
     assert check_out_file(tmp_path / "a" / "b" / "x.png", suffix=".png") == tmp_path / "a" / "b" / "x.png"
-    assert (tmp_path / "a" / "b").is_dir() and not list((tmp_path / "a" / "b").iterdir())
+    assert not list(tmp_path.iterdir())  # probing leaves nothing, not even the missing folders
+    (tmp_path / "a").mkdir()
     with pytest.raises(ValueError, match="--out .* is a folder"):
         check_out_file(tmp_path / "a")
     with pytest.raises(ValueError, match="--out must name a .png file"):
@@ -35,7 +36,7 @@ def test_check_out_dir_refuses_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(ValueError, match="--data-out .* is a file"):
         check_out_dir(tmp_path / "f", flag="--data-out")
-    assert check_out_dir(tmp_path / "new").is_dir()
+    assert check_out_dir(tmp_path / "new") == tmp_path / "new" and not (tmp_path / "new").exists()
 
 
 def test_write_files_leaves_nothing_when_one_write_fails(tmp_path):
@@ -49,8 +50,8 @@ def test_write_files_leaves_nothing_when_one_write_fails(tmp_path):
     with pytest.raises(OSError):
         write_files({tmp_path / "a.png": ok, tmp_path / "b.png": fail, tmp_path / "c.png": ok})
     assert list(tmp_path.iterdir()) == []
-    write_files({tmp_path / "a.png": ok, tmp_path / "b.png": ok})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
+    write_files({tmp_path / "a.png": ok, tmp_path / "sub" / "b.png": ok})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "sub"] and (tmp_path / "sub" / "b.png").is_file()
     assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o666 & ~_umask()
 
 

@@ -2,17 +2,8 @@ import pytest
 import torch
 
 import tokenshuffle as ts
+from conftest import tiny_pipeline
 from tokenshuffle.pipeline import TextToImagePipeline
-from tokenshuffle.vq.autoencoder import VQTokenizer
-from tokenshuffle.vq.config import VQConfig
-
-
-def tiny_pipeline(s=2):
-    torch.manual_seed(0)
-    vq = VQTokenizer(VQConfig.preset("vq-16-tiny"))
-    lm = ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=s, image_vocab_size=vq.codebook_size))
-    return TextToImagePipeline(vq=vq, lm=lm, height=64, width=64,
-                               sampling=ts.SamplingConfig(guidance_scale=3.0))
 
 
 def test_pipeline_generates_images_of_the_asked_size():
@@ -43,3 +34,47 @@ def test_top_k_none_turns_off_the_models_default_top_k():
     pipe = TextToImagePipeline(vq=tiny_pipeline().vq, lm=tiny_pipeline().lm, sampling=ts.SamplingConfig(top_k=100))
     assert pipe.resolve()[1].top_k == 100
     assert pipe.resolve(top_k=None)[1].top_k is None and pipe.resolve(top_k=7)[1].top_k == 7
+
+
+@pytest.mark.parametrize("prompt", [[], [None], b"a red circle", None, 3, ["ok", 5]])
+def test_bad_prompts_name_the_argument(prompt):
+    with pytest.raises(ValueError, match="prompt must be a str or a non-empty list of str"):
+        tiny_pipeline()(prompt)
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"height": "64"}, "height='64' is not a size"), ({"width": 64.0}, "width=64.0 is not a size"),
+    ({"num_images": 0}, "num_images"), ({"num_images": 1.5}, "num_images"),
+    ({"sampling": {"top_k": 5}}, "sampling must be a SamplingConfig"), ({"steps": 3}, "unknown sampling fields"),
+    ({"top_k": 2.5}, "top_k"), ({"guidance_scale": float("inf")}, "guidance_scale"),
+])
+def test_bad_call_arguments_name_the_argument(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        tiny_pipeline()("a red circle", **kwargs)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('{"height": "512"}', "height must be a positive integer"),
+    ("[1, 2]", "expected a JSON object"),
+    ('{"height": 64, "sampling": {"top_k": "50"}}', "'top_k' must be an integer or null"),
+    ('{"sampling": [3]}', "sampling must be a JSON object"),
+    ('{"hieght": 64}', "unknown keys \\['hieght'\\]"),
+    ('{"height": 64,', "not valid JSON"),
+    ('{"height": 48}', "height=48 is not a size this model serves"),
+])
+def test_a_malformed_pipeline_json_is_refused_at_load_naming_the_file(tmp_path, text, needle):
+    tiny_pipeline().save_pretrained(tmp_path / "p")
+    (tmp_path / "p" / "pipeline.json").write_text(text)
+    with pytest.raises(ValueError, match=needle) as err:
+        TextToImagePipeline.from_pretrained(tmp_path / "p")
+    assert "pipeline.json" in str(err.value) or "48" in text
+
+
+def test_a_wrong_type_in_a_component_config_is_refused_naming_the_field(tmp_path):
+    import json
+
+    tiny_pipeline().save_pretrained(tmp_path / "p")
+    cfg = tmp_path / "p" / "vq" / "config.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "codebook_size": "1024"}))
+    with pytest.raises(ValueError, match="'codebook_size' must be an integer"):
+        TextToImagePipeline.from_pretrained(tmp_path / "p")

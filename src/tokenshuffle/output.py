@@ -1,7 +1,8 @@
 """Where a command writes: checked before the work starts, written whole or not at all.
 
-``check_out_file`` / ``check_out_dir`` probe the place (creating missing parent folders, writing and
-removing a small file) so a read-only, full or wrong ``--out`` fails in one line before any work.
+``check_out_file`` / ``check_out_dir`` probe the place (writing and removing a small file in the
+nearest folder that exists; missing folders are made only when the output is written) so a read-only,
+full or wrong ``--out`` fails in one line before any work, and a refused command leaves nothing.
 ``write_files`` writes several files into temporary siblings first and renames them into place only
 when all are written, so a disk that fills half-way leaves none of them.
 """
@@ -17,9 +18,11 @@ from tokenshuffle.serialization import make_public
 
 
 def _probe(folder: Path, flag: str) -> None:
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{flag} {folder}: {existing} is not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=existing, prefix=".probe.", suffix=".tmp")
         try:
             os.write(fd, b"\0" * 4096)  # a full disk refuses even this
             os.fsync(fd)
@@ -31,21 +34,18 @@ def _probe(folder: Path, flag: str) -> None:
 
 
 def check_out_file(path: str | os.PathLike, *, flag: str = "--out", suffix: str | None = None) -> Path:
-    """``path`` names a file this process can create (its folder is made if missing); not a folder."""
+    """``path`` names a file this process can create (in a folder that exists or can be made); not a folder."""
     path = Path(path)
     if suffix is not None and path.suffix.lower() != suffix:
         raise ValueError(f"{flag} must name a {suffix} file, got {str(path)!r}")
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder; give a file name")
-    for parent in path.parents:  # a file where a folder is needed
-        if parent.exists() and not parent.is_dir():
-            raise ValueError(f"{flag} {path}: {parent} is not a folder")
     _probe(path.parent, flag)
     return path
 
 
 def check_out_dir(path: str | os.PathLike, *, flag: str = "--out") -> Path:
-    """``path`` is a folder this process can write into (made if missing), not a file."""
+    """``path`` is a folder this process can write into (or make), not a file."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{flag} {path} is a file; give a folder")
@@ -59,6 +59,7 @@ def write_files(writes: dict[Path, Callable[[str], None]]) -> None:
     done: list[tuple[str, Path]] = []
     try:
         for path, write in writes.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             os.close(fd)
             done.append((tmp, path))

@@ -164,6 +164,8 @@ def write_component_files(directory: Path, *, config_json: str, state: dict[str,
     tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
     save_file(tensors, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
     (directory / CONFIG_NAME).write_text(config_json + "\n")
+    for name in (WEIGHTS_NAME, CONFIG_NAME):  # safetensors writes its file 0600; give both the usual mode
+        make_public(directory / name)
 
 
 def cast_floating(state: dict[str, torch.Tensor], dtype: torch.dtype | None) -> dict[str, torch.Tensor]:

@@ -54,11 +54,11 @@ def run_generate(args) -> int:
     check_seed("--seed", args.seed)
     if args.num_images < 1:
         raise ValueError(f"--num-images must be >= 1, got {args.num_images}")
-    out = check_out_file(args.out, suffix=".png")  # before any work: a bad --out fails in seconds, not minutes
     pipe = TextToImagePipeline.from_pretrained(model, device=args.device)
     sampling = sampling_from_args(args, pipe.sampling)
     (h, w), _ = pipe.resolve(height=args.height, width=args.width)  # every argument checked before any work
     pipe.encode_prompts(args.prompt)  # a prompt longer than the model reads is refused before any work
+    out = check_out_file(args.out, suffix=".png")  # a bad --out fails in seconds, not after the images
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     with tqdm(total=(h // pipe.lm.s) * (w // pipe.lm.s), desc="generate", unit="pos") as bar:
         images = pipe(args.prompt, height=args.height, width=args.width, sampling=sampling,
