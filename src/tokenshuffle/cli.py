@@ -54,7 +54,13 @@ def _add_pipeline(sub) -> None:
     cli_pipeline.add_parsers(sub)
 
 
-REGISTRARS = [_add_generate, _add_bench, _add_vq, _add_train, _add_data, _add_eval, _add_pipeline]
+def _add_serve(sub) -> None:
+    from tokenshuffle import cli_serve
+
+    cli_serve.add_parsers(sub)
+
+
+REGISTRARS = [_add_generate, _add_bench, _add_vq, _add_train, _add_data, _add_eval, _add_pipeline, _add_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:
