@@ -103,3 +103,13 @@ def test_same_seed_same_images_in_a_shared_batch(pipe):
     run_jobs(scheduler, jobs)
     a, b = (j.sink.events[-1]["data"][0]["b64_json"] for j in jobs)
     assert a == b
+
+
+def test_a_client_that_left_the_queue_frees_its_place(pipe):
+    metrics = Metrics()
+    scheduler = Scheduler(pipe, metrics=metrics, max_queue=1)  # not started
+    first = Job(spec(pipe), sink=Recorder(), timeout_s=60)
+    scheduler.submit(first)
+    first.cancel("disconnected")
+    scheduler.submit(Job(spec(pipe), sink=Recorder(), timeout_s=60))  # no 429: the place was free
+    assert scheduler.queue_depth == 1 and metrics.requests["cancelled"] == 1

@@ -55,3 +55,26 @@ def test_bad_flags_exit_2_before_loading(tmp_path):
     assert main(["serve", "--port", "70000"]) == 2
     assert main(["serve", "--max-queue", "0"]) == 2
     assert main(["serve", "--model", str(tmp_path / "missing")]) == 2
+
+
+def test_a_client_that_disconnects_is_cancelled_not_finished(model_dir):
+    import time
+
+    proc, url = start_server(model_dir)
+    try:
+        body = {"prompt": "x", "size": "512x512", "n": 2, "candidates": 8}
+        with httpx.stream("POST", f"{url}/v1/images/generations/stream", json=body, timeout=60) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: started"):
+                    break  # leave mid-decode: closing the stream drops the connection
+        deadline = time.monotonic() + 60
+        while 'outcome="cancelled"} 1' not in (text := httpx.get(f"{url}/metrics").text):
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+        assert 'outcome="ok"} 0' in text
+        while httpx.get(f"{url}/health").json()["running"]:  # the batch stops: its only request is gone
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        assert proc.wait(60) == 0

@@ -95,14 +95,26 @@ class Scheduler:
         with self._cond:
             if self._draining:
                 raise APIError(503, FAILURES["shutdown"][2])
-            if len(self._waiting) >= self.max_queue:
-                retry = max(1, round(self._batch_seconds))
-                raise APIError(429, f"the queue is full ({self.max_queue} requests waiting); retry in {retry} s",
-                               headers={"Retry-After": str(retry)})
-            self._waiting.append(job)
-            position = len(self._waiting)
-            self._cond.notify()
+            gone = self._purge_locked()  # requests whose clients left give their places up first
+            full = len(self._waiting) >= self.max_queue
+            if not full:
+                self._waiting.append(job)
+                position = len(self._waiting)
+                self._cond.notify()
+        for j in gone:
+            self._fail(j)
+        if full:
+            retry = max(1, round(self._batch_seconds))
+            raise APIError(429, f"the queue is full ({self.max_queue} requests waiting); retry in {retry} s",
+                           headers={"Retry-After": str(retry)})
         job.sink({"type": "queued", "position": position, "seed": job.seed})
+
+    def _purge_locked(self) -> list[Job]:
+        """Take the cancelled and expired jobs out of the queue (lock held) -> those jobs, to be failed."""
+        now = time.monotonic()
+        gone = [j for j in self._waiting if j.expired(now)]
+        self._waiting = [j for j in self._waiting if j.cancel_reason is None]
+        return gone
 
     def drain(self) -> None:
         """Stop taking requests and cancel the waiting ones; the running batch goes on."""
@@ -143,10 +155,8 @@ class Scheduler:
 
     def _take(self) -> list[Job]:
         """The oldest waiting job and the later ones of its group that fit in one batch."""
-        now = time.monotonic()
         with self._cond:
-            gone = [j for j in self._waiting if j.expired(now)]
-            self._waiting = [j for j in self._waiting if j.cancel_reason is None]
+            gone = self._purge_locked()
             jobs, rows = [], 0
             for job in self._waiting:
                 if job.group == (self._waiting[0].group) and rows + job.spec.rows <= self.max_batch_rows:
