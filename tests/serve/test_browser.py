@@ -61,9 +61,9 @@ def test_page_shows_previews_then_the_final_image():
         prompt.send_keys("a photo of a red circle")
         driver.find_element(By.ID, "seed").send_keys("0")
         driver.find_element(By.ID, "generate").click()
-        # The live card shows a preview while the image decodes ...
-        wait.until(lambda d: d.execute_script(
-            "const f = document.querySelector('#current figure'); return f && Number(f.dataset.previews) > 0"))
+        # The live card shows previews while the image decodes (the screenshot waits for the sixth of 15) ...
+        WebDriverWait(driver, 120, poll_frequency=0.1).until(lambda d: d.execute_script(
+            "const f = document.querySelector('#current figure'); return f && Number(f.dataset.previews) >= 6"))
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SCREENSHOT.with_name("serve-page-preview.png")))
         # ... and the gallery gets the final image, which records how many previews came before it.
