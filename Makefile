@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 BIN := $(VENV)/bin
 
-.PHONY: setup test demo bench lint clean
+.PHONY: setup test demo serve bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,11 @@ demo: setup
 	$(BIN)/tokenshuffle generate "a photo of three hearts" --num-images 4 --out $(DEMO_OUT)/three-hearts.png
 	$(BIN)/tokenshuffle generate "a photo of a triangle above a square" --num-images 4 --out $(DEMO_OUT)/triangle-above-square.png
 	@echo "make demo: the images are in $(DEMO_OUT)/ (each grid PNG has its 4 single images beside it)"
+
+# The HTTP API and web page on http://127.0.0.1:$(PORT)/ (API docs at /docs); Ctrl-C stops it.
+PORT ?= 8000
+serve: setup
+	$(BIN)/tokenshuffle serve --port $(PORT)
 
 bench: setup
 	$(BIN)/tokenshuffle bench generate

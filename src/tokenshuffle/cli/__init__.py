@@ -1,6 +1,6 @@
 """The ``tokenshuffle`` command line: parse -> config -> one library call per subcommand.
 
-One module per command group (generate, data, vq, train, eval, export, bench), each with
+One module per command group (generate, data, vq, train, eval, export, bench, serve), each with
 ``add_parsers(sub)``. A ``ValueError`` or ``FileNotFoundError`` (a user mistake: bad size, unknown
 name, missing file) becomes one line on stderr and exit code 2; set ``TOKENSHUFFLE_DEBUG=1`` to see
 the traceback instead.
@@ -12,9 +12,9 @@ import argparse
 import os
 import sys
 
-from tokenshuffle.cli import bench, data, eval, export, generate, train, vq
+from tokenshuffle.cli import bench, data, eval, export, generate, serve, train, vq
 
-GROUPS = (generate, data, vq, train, eval, export, bench)
+GROUPS = (generate, data, vq, train, eval, export, bench, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,46 @@
+import torch
+
+from tokenshuffle.sampling import SamplingConfig, generate
+from tokenshuffle.serve.batch import DecodeBatch, Member
+
+SAMPLING = SamplingConfig(guidance_scale=3.0, temperature=1.0, top_k=20, candidates=2)
+
+
+def members(pipe, prompts_seeds, *, n=1):
+    enc = pipe.text_tokenizer.encode
+    return [Member(key=i, texts=[enc(p)] * (n * SAMPLING.candidates), generator=torch.Generator().manual_seed(seed))
+            for i, (p, seed) in enumerate(prompts_seeds)]
+
+
+def run(batch):
+    while not batch.done:
+        batch.step()
+    return batch.finish()
+
+
+@torch.no_grad()
+def test_a_lone_request_gives_what_generate_gives(pipe):
+    got = run(DecodeBatch(pipe.lm, members(pipe, [("a red circle", 4)], n=2), grid=(4, 8), sampling=SAMPLING))
+    enc = pipe.text_tokenizer.encode("a red circle")
+    want = generate(pipe.lm, [enc, enc], grid=(4, 8), sampling=SAMPLING, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(got[0], want)
+
+
+@torch.no_grad()
+def test_drop_cuts_rows_out_of_the_cache_and_the_rest_finishes(pipe):
+    batch = DecodeBatch(pipe.lm, members(pipe, [("a", 1), ("bb", 2), ("ccc", 3)]), grid=(4, 4), sampling=SAMPLING)
+    batch.step()
+    batch.drop({1})
+    cache = pipe.lm.decoder.layers[0].attention.cache
+    assert cache.k.shape[0] == 2 * 4 and pipe.lm.decoder.key_valid.shape[0] == 8  # 2 requests x 2 rows, CFG-doubled
+    assert [m.start for m in batch.members] == [0, 2]
+    got = run(batch)
+    assert set(got) == {0, 2} and all(c.shape == (1, 4, 4) for c in got.values())
+    assert pipe.lm.decoder.layers[0].attention.cache is None  # finish frees the cache
+
+
+@torch.no_grad()
+def test_dropping_everyone_ends_the_batch(pipe):
+    batch = DecodeBatch(pipe.lm, members(pipe, [("a", 1)]), grid=(4, 4), sampling=SAMPLING)
+    batch.drop({0})
+    assert batch.done and run(batch) == {}
