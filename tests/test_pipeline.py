@@ -2,18 +2,17 @@ import pytest
 import torch
 
 import tokenshuffle as ts
-from conftest import tiny_pipeline
 from tokenshuffle.pipeline import TextToImagePipeline
 
 
-def test_pipeline_generates_images_of_the_asked_size():
+def test_pipeline_generates_images_of_the_asked_size(tiny_pipeline):
     pipe = tiny_pipeline()
     images = pipe(["a red circle", "a blue star"], height=64, width=128, num_images=2,
                   generator=torch.Generator().manual_seed(0))
     assert len(images) == 4 and all(im.size == (128, 64) and im.mode == "RGB" for im in images)
 
 
-def test_save_and_load_round_trip_gives_the_same_images(tmp_path):
+def test_save_and_load_round_trip_gives_the_same_images(tiny_pipeline, tmp_path):
     pipe = tiny_pipeline()
     pipe.save_pretrained(tmp_path / "pipe")
     assert {p.name for p in (tmp_path / "pipe").iterdir()} >= {"vq", "lm", "text_tokenizer.json", "pipeline.json"}
@@ -25,19 +24,19 @@ def test_save_and_load_round_trip_gives_the_same_images(tmp_path):
 
 
 @pytest.mark.parametrize("height,width,name", [(48, 64, "height=48"), (64, 40, "width=40"), (0, 64, "height=0")])
-def test_bad_size_names_the_argument_and_the_multiple(height, width, name):
+def test_bad_size_names_the_argument_and_the_multiple(tiny_pipeline, height, width, name):
     with pytest.raises(ValueError, match=rf"{name} is not a size this model serves: a multiple of .* = 32"):
         tiny_pipeline()("x", height=height, width=width)
 
 
-def test_top_k_none_turns_off_the_models_default_top_k():
+def test_top_k_none_turns_off_the_models_default_top_k(tiny_pipeline):
     pipe = TextToImagePipeline(vq=tiny_pipeline().vq, lm=tiny_pipeline().lm, sampling=ts.SamplingConfig(top_k=100))
     assert pipe.resolve()[1].top_k == 100
     assert pipe.resolve(top_k=None)[1].top_k is None and pipe.resolve(top_k=7)[1].top_k == 7
 
 
 @pytest.mark.parametrize("prompt", [[], [None], b"a red circle", None, 3, ["ok", 5]])
-def test_bad_prompts_name_the_argument(prompt):
+def test_bad_prompts_name_the_argument(tiny_pipeline, prompt):
     with pytest.raises(ValueError, match="prompt must be a str or a non-empty list of str"):
         tiny_pipeline()(prompt)
 
@@ -48,7 +47,7 @@ def test_bad_prompts_name_the_argument(prompt):
     ({"sampling": {"top_k": 5}}, "sampling must be a SamplingConfig"), ({"steps": 3}, "unknown sampling fields"),
     ({"top_k": 2.5}, "top_k"), ({"guidance_scale": float("inf")}, "guidance_scale"),
 ])
-def test_bad_call_arguments_name_the_argument(kwargs, needle):
+def test_bad_call_arguments_name_the_argument(tiny_pipeline, kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         tiny_pipeline()("a red circle", **kwargs)
 
@@ -62,7 +61,7 @@ def test_bad_call_arguments_name_the_argument(kwargs, needle):
     ('{"height": 64,', "not valid JSON"),
     ('{"height": 48}', "height=48 is not a size this model serves"),
 ])
-def test_a_malformed_pipeline_json_is_refused_at_load_naming_the_file(tmp_path, text, needle):
+def test_a_malformed_pipeline_json_is_refused_at_load_naming_the_file(tiny_pipeline, tmp_path, text, needle):
     tiny_pipeline().save_pretrained(tmp_path / "p")
     (tmp_path / "p" / "pipeline.json").write_text(text)
     with pytest.raises(ValueError, match=needle) as err:
@@ -70,7 +69,7 @@ def test_a_malformed_pipeline_json_is_refused_at_load_naming_the_file(tmp_path, 
     assert "pipeline.json" in str(err.value) or "48" in text
 
 
-def test_a_wrong_type_in_a_component_config_is_refused_naming_the_field(tmp_path):
+def test_a_wrong_type_in_a_component_config_is_refused_naming_the_field(tiny_pipeline, tmp_path):
     import json
 
     tiny_pipeline().save_pretrained(tmp_path / "p")

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_app
 from fastapi.testclient import TestClient
 from PIL import Image
+from server_process import make_app
 
 
 def decode_png(b64: str) -> Image.Image:

@@ -1,8 +1,8 @@
 """Every bad request: a 4xx with {"error": {"message", "param"}}, never a 5xx, and /health still answers."""
 
 import pytest
-from conftest import make_app
 from fastapi.testclient import TestClient
+from server_process import make_app
 
 JSON = {"content-type": "application/json"}
 

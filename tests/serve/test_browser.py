@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import start_server
+from server_process import start_server
 
 from tokenshuffle.cli.serve import DEFAULT_MODEL
 

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from conftest import start_server, tiny_pipeline
+from server_process import start_server
 
 from tokenshuffle.serve import loadtest
 
@@ -16,8 +16,8 @@ def test_refuses_unbounded_or_empty_runs(flag):
     assert loadtest.main(["--url", "http://127.0.0.1:1", *flag]) == 2
 
 
-def test_counts_every_request_against_a_real_server(tmp_path):
-    model = tiny_pipeline().save_pretrained(tmp_path / "tiny")
+def test_counts_every_request_against_a_real_server(tmp_path, tiny_pipeline):
+    model = tiny_pipeline(max_text_len=32).save_pretrained(tmp_path / "tiny")
     proc, url = start_server(model)
     try:
         out = tmp_path / "r.jsonl"

@@ -6,12 +6,12 @@ import threading
 
 import httpx
 import pytest
-from conftest import start_server, tiny_pipeline
+from server_process import start_server
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return tiny_pipeline().save_pretrained(tmp_path_factory.mktemp("serve") / "tiny")
+def model_dir(tmp_path_factory, tiny_pipeline):
+    return tiny_pipeline(max_text_len=32).save_pretrained(tmp_path_factory.mktemp("serve") / "tiny")
 
 
 def stream_events(url, body, events, started):
