@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+DATA_HELP = ("a captions.jsonl folder, a folder of images each with a same-name .txt caption, or WebDataset tar "
+             "shards (a .tar, a folder of them, a glob or a brace range such as 'shards/{000000..000099}.tar')")
+
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("train-vq", help="train a VQ image tokenizer from a named recipe (configs/vq_*.py)")
@@ -17,17 +20,25 @@ def add_parsers(sub) -> None:
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if --out holds a checkpoint")
     p.set_defaults(func=_train_vq)
 
-    p = sub.add_parser("encode", help="pre-tokenize an image-caption folder into memory-mappable code shards")
+    p = sub.add_parser("encode", help="pre-tokenize images with captions into memory-mappable code shards")
     p.add_argument("--vq", required=True, help="tokenizer folder (config.json + model.safetensors)")
-    p.add_argument("--data", required=True, help="image-caption folder (images/ + captions.jsonl)")
-    p.add_argument("--out", required=True, help="output folder for the shards")
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--out", required=True, help="output folder for the shards (resumes an interrupted run)")
     p.add_argument("--size", type=int, default=None, help="resize/centre-crop images to SIZE x SIZE first")
+    p.add_argument("--buckets", default=None, metavar="SIZES",
+                   help="size buckets, WIDTHxHEIGHT or one side, comma-separated (e.g. 512,768x384,384x768,1024): "
+                   "each image goes to the bucket nearest its aspect ratio; codes are stored per bucket")
+    p.add_argument("--fit", default="crop", help="crop (cover, centre-crop; default) or resize (stretch) to the size")
+    p.add_argument("--workers", type=int, default=1, help="encoding processes (torch threads are split among them; "
+                   "the codes do not depend on it)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--shard-size", type=int, default=2048, help="images per shard")
+    p.add_argument("--shard-size", type=int, default=2048,
+                   help="images per output shard for folder inputs (each tar shard gives one output shard)")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--precision", default="fp32", help="fp32, or bf16 (autocast, channels-last: ~2x faster on "
                    "CPUs with AMX; a few percent of codes move to a neighbouring code)")
+    p.add_argument("--json", dest="json_out", action="store_true", help="also print the whole index as JSON")
     p.set_defaults(func=_encode)
 
     p = sub.add_parser("convert-vq", help="convert a LlamaGen VQ checkpoint (.pt) into a tokenizer folder")
@@ -72,12 +83,23 @@ def _train_vq(args) -> int:
 
 
 def _encode(args) -> int:
-    from tokenshuffle.data.codes import encode_folder
+    import time
+
+    from tokenshuffle.data.buckets import parse_buckets
+    from tokenshuffle.data.encode import EncodeConfig, encode_dataset
 
     _threads(args)
-    info = encode_folder(args.vq, args.data, args.out, size=args.size, batch_size=args.batch_size,
-                         shard_size=args.shard_size, device=args.device, precision=args.precision)
-    print(json.dumps(info, indent=2))
+    config = EncodeConfig(buckets=parse_buckets(args.buckets, size=args.size), fit=args.fit, workers=args.workers,
+                          batch_size=args.batch_size, shard_size=args.shard_size, precision=args.precision)
+    start = time.perf_counter()
+    info = encode_dataset(args.vq, args.data, args.out, config=config, device=args.device)
+    seconds = time.perf_counter() - start
+    if args.json_out:
+        print(json.dumps(info, indent=2))
+    buckets = ", ".join(f"{name}: {b['num']}" for name, b in info["buckets"].items())
+    skipped = ", ".join(f"{k} {v}" for k, v in info["skipped"].items()) or "none"
+    print(f"encoded {info['num_items']} images into {args.out} ({buckets}); skipped {info['num_skipped']} "
+          f"({skipped}); {seconds:.1f} s this run")
     return 0
 
 
