@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 
 DATA_HELP = ("a captions.jsonl folder, a folder of images each with a same-name .txt caption, or WebDataset tar "
              "shards (a .tar, a folder of them, a glob or a brace range such as 'shards/{000000..000099}.tar')")
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("train-vq", help="train a VQ image tokenizer from a named recipe (configs/vq_*.py)")
+    p = sub.add_parser("train-vq", help="train a VQ image tokenizer from a named recipe (configs/vq_*.py); "
+                       "torchrun for several processes")
     p.add_argument("--config", required=True, help="recipe name (e.g. scenes-f16) or path to a configs/vq_*.py file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set num_steps=100 --set vq.codebook_size=2048 (repeatable)")
+    p.add_argument("--data", default=None, help="training images, instead of the recipe's (same as --set data=...): "
+                   + DATA_HELP + "; captions are not needed")
     p.add_argument("--out", default=None,
                    help="run folder (default runs/vq-<config>); resumes if it holds a checkpoint")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -76,9 +80,14 @@ def _train_vq(args) -> int:
 
     _threads(args)
     cfg = load_recipe(args.config).override(args.overrides)
+    if args.data:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, data=args.data)
     out = args.out or f"runs/vq-{args.config}"
     path = train_vq(cfg, out=out, device=args.device, resume=not args.no_resume)
-    print(f"tokenizer saved to {path}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"tokenizer saved to {path}")
     return 0
 
 
