@@ -63,7 +63,7 @@ def test_buckets_store_codes_per_size(tmp_path):
     for grid, rows in shards.buckets.items():
         assert all(tuple(shards[int(i)]["codes"].shape) == grid for i in rows)
     with pytest.raises(ValueError, match="3 grids"):
-        shards.grid
+        _ = shards.grid
 
 
 def test_two_workers_give_the_same_codes_and_resume(tmp_path):

@@ -92,7 +92,7 @@ class CodeShards(Dataset):
         if self.offsets[-1] != len(self.lines):
             raise ValueError(f"{self.root}: {self.offsets[-1]} code rows but {len(self.lines)} caption lines")
         rows: dict[tuple[int, int], list[np.ndarray]] = {}
-        for p, a, start in zip(parts, self.arrays, self.offsets, strict=False):
+        for a, start in zip(self.arrays, self.offsets, strict=False):
             rows.setdefault(tuple(a.shape[1:]), []).append(np.arange(start, start + a.shape[0]))
         self.buckets = {g: np.concatenate(r) for g, r in sorted(rows.items())}
 
