@@ -81,8 +81,9 @@ def tar_items(path: str, *, skipped: Counter, need_caption: bool = True) -> Iter
         if need_caption and not caption:
             skipped["no_caption" if text_ext is None else "bad_caption"] += 1
             continue
-        yield RawItem(key=f"{shard}/{key}", data=group[image_ext], caption=caption,
-                      captions=[caption] if caption else [], metadata=metadata)
+        captions = metadata.pop("captions", None) or ([caption] if caption else [])
+        yield RawItem(key=f"{shard}/{key}", data=group[image_ext], caption=caption, captions=list(captions),
+                      metadata=metadata)
 
 
 class TarShardDataset(torch.utils.data.IterableDataset):
@@ -172,3 +173,49 @@ def write_tar_shards(samples, out, *, num_per_shard: int = 1000, prefix: str = "
         for sample in samples:
             writer.add(encode_png(sample["image"]), "png", caption=sample["caption"], metadata=sample.get("metadata"))
     return writer.paths
+
+
+_KEEP_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+
+
+def _member_bytes(data: bytes | Path) -> tuple[bytes, str] | None:
+    """The image's own bytes and extension when the tar reader takes its format, else a PNG re-encode;
+    None for a file that is no image."""
+    from PIL import Image, UnidentifiedImageError
+
+    from tokenshuffle.data.folder import encode_png
+
+    raw = data if isinstance(data, bytes) else Path(data).read_bytes()
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            if img.format in _KEEP_FORMATS:
+                return raw, _KEEP_FORMATS[img.format]
+            img.load()
+            return encode_png(img), "png"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+
+
+def shards_from_dataset(data, out, *, num_per_shard: int = 1000, prefix: str = "shard") -> dict:
+    """Copy any ``data.sources`` layout into WebDataset tar shards (``KEY.<ext>`` + ``KEY.json`` with the
+    caption, the other phrasings and the metadata). Images keep their bytes (PNG, JPEG, WebP); items
+    without a caption or image are counted, not written. Returns {"shards", "num_items", "skipped"}."""
+    from tokenshuffle.data.sources import iter_unit, open_source
+    from tokenshuffle.errors import check_range
+
+    check_range("num_per_shard", num_per_shard, low=1)
+    source = open_source(data)
+    skipped: Counter = Counter()
+    with TarShardWriter(out, num_per_shard=num_per_shard, prefix=prefix) as writer:
+        for unit in source.units(1024):
+            for item in iter_unit(unit, skipped=skipped):
+                member = _member_bytes(item.data)
+                if member is None:
+                    skipped["corrupt"] += 1
+                    continue
+                others = [c for c in item.captions if c != item.caption]
+                metadata = {**item.metadata, **({"captions": [item.caption, *others]} if others else {})}
+                writer.add(member[0], member[1], caption=item.caption, metadata=metadata)
+    if writer.count == 0:
+        raise ValueError(f"--data {data}: no usable image (skipped: {dict(skipped)})")
+    return {"shards": [str(p) for p in writer.paths], "num_items": writer.count, "skipped": dict(skipped)}

@@ -22,6 +22,7 @@ from pathlib import Path
 from tokenshuffle.data.images import IMAGE_EXTENSIONS
 
 LAYOUTS = ("jsonl", "image-txt", "tar")
+_PROVENANCE = ("source", "license", "attribution")
 _BRACE = re.compile(r"\{([^{}]*)\}")
 _RANGE = re.compile(r"^(\d+)\.\.(\d+)$")
 
@@ -157,8 +158,10 @@ def _jsonl_items(unit: Unit, skipped: Counter) -> Iterator[RawItem]:
             skipped["missing"] += 1
             continue
         caption = rec["caption"]
+        metadata = dict(rec.get("metadata") or {})
+        metadata.update({k: rec[k] for k in _PROVENANCE if k in rec})  # travels into shards and code shards
         yield RawItem(key=rec["file"], data=path, caption=caption, captions=list(rec.get("captions") or [caption]),
-                      metadata=dict(rec.get("metadata") or {}))
+                      metadata=metadata)
 
 
 def _image_txt_items(unit: Unit, skipped: Counter, need_caption: bool) -> Iterator[RawItem]:
