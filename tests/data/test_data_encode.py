@@ -1,6 +1,7 @@
 import io
 import json
 import tarfile
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -105,3 +106,40 @@ def test_image_txt_folder_resize_fit(tmp_path):
     with pytest.raises(ValueError, match="another tokenizer, dataset or setting"):
         encode_dataset(_vq(), tmp_path / "d", tmp_path / "codes", config=EncodeConfig(buckets=((32, 32),)),
                        progress=False)
+
+
+def test_cli_encode_nothing_usable_is_one_line_and_exit_2(tmp_path, capsys):
+    from tokenshuffle.cli import main
+
+    vq = _vq()
+    vq.save_pretrained(tmp_path / "vq")
+    data = _shards(tmp_path / "wds", num_tars=1, per_tar=2, corrupt=(0, 1))
+    rc = main(["encode", "--vq", str(tmp_path / "vq"), "--data", str(data), "--out", str(tmp_path / "codes")])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip() and "shard/s" not in ln]  # less the bar
+    assert rc == 2 and err == [f"tokenshuffle encode: error: --data {data}: no usable image (skipped: corrupt 2)"]
+    good = _shards(tmp_path / "good", num_tars=2, per_tar=2)
+    assert main(["encode", "--vq", str(tmp_path / "vq"), "--data", f"{good}/{{000000..000001}}.tar", "--out",
+                 str(tmp_path / "ok"), "--buckets", "32", "--fit", "resize"]) == 0
+    assert "encoded 4 images" in capsys.readouterr().out
+    assert main(["encode", "--vq", str(tmp_path / "vq"), "--data", str(good), "--out", str(tmp_path / "x"),
+                 "--buckets", "40"]) == 2
+    assert "not a multiple of the tokenizer's downsample factor 16" in capsys.readouterr().err
+
+
+def test_data_shards_from_a_captions_folder_keeps_bytes_captions_and_provenance(tmp_path, capsys):
+    from tokenshuffle.cli import main
+    from tokenshuffle.data.folder import FolderWriter
+    from tokenshuffle.data.sources import iter_unit, open_source
+
+    with FolderWriter(tmp_path / "f") as w:
+        for i in range(3):
+            w.add(Image.new("RGB", (32, 32), (i, 0, 0)), caption=f"c{i}", captions=[f"c{i}", f"other {i}"],
+                  metadata={"i": i}, license="MIT")
+    (tmp_path / "f" / "images" / "000001.png").write_bytes(b"junk")  # counted, not copied
+    out = str(tmp_path / "s")
+    assert main(["data", "shards", "--data", str(tmp_path / "f"), "--out", out, "--per-shard", "1"]) == 0
+    assert "wrote 2 images in 2 shards" in capsys.readouterr().out
+    items = [it for u in open_source(tmp_path / "s").units(1) for it in iter_unit(u, skipped=Counter())]
+    assert [(it.caption, it.captions, it.metadata) for it in items] == [
+        ("c0", ["c0", "other 0"], {"i": 0, "license": "MIT"}), ("c2", ["c2", "other 2"], {"i": 2, "license": "MIT"})]
+    assert items[0].data == (tmp_path / "f" / "images" / "000000.png").read_bytes()
