@@ -36,7 +36,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--workers", type=int, default=1, help="encoding processes (torch threads are split among them; "
                    "the codes do not depend on it)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--shard-size", type=int, default=2048,
+    p.add_argument("--shard-size", type=int, default=1000,
                    help="images per output shard for folder inputs (each tar shard gives one output shard)")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)

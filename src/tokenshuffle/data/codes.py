@@ -61,7 +61,7 @@ def shard_parts(index: dict) -> list[dict]:
     return parts
 
 
-def encode_folder(vq, data, out, *, size: int | None = None, batch_size: int = 32, shard_size: int = 2048,
+def encode_folder(vq, data, out, *, size: int | None = None, batch_size: int = 32, shard_size: int = 1000,
                   device=None, precision: str = "fp32", progress: bool = True) -> dict:
     """``data.encode.encode_dataset`` with one square ``size`` (None: every image's own size)."""
     from tokenshuffle.data.encode import EncodeConfig, encode_dataset

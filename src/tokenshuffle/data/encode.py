@@ -33,7 +33,9 @@ class EncodeConfig:
     buckets: tuple[tuple[int, int], ...] | None = None  # (height, width) sizes; None = each image's own
     fit: str = "crop"  # how an image meets its bucket: "crop" (cover + centre crop) or "resize" (stretch)
     batch_size: int = 32
-    shard_size: int = 2048  # records per unit for folder inputs (a tar shard is always one unit)
+    # records per unit for folder inputs (a tar shard is always one unit): small enough that a few thousand
+    # images still give every worker several units, large enough to keep the file count down
+    shard_size: int = 1000
     workers: int = 1
     precision: str = "fp32"
     min_side: int = DEFAULT_MIN_SIDE
