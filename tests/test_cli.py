@@ -14,7 +14,7 @@ def model_dir(tmp_path_factory):
     vq = VQTokenizer(VQConfig.preset("vq-16-tiny"))
     lm = ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=2, image_vocab_size=vq.codebook_size))
     path = tmp_path_factory.mktemp("m") / "pipe"
-    TextToImagePipeline(vq=vq, lm=lm, defaults={"height": 64, "width": 64}).save_pretrained(path)
+    TextToImagePipeline(vq=vq, lm=lm, height=64, width=64).save_pretrained(path)
     return path
 
 

@@ -7,8 +7,8 @@ import tokenshuffle as ts
 from tokenshuffle.cli import main
 from tokenshuffle.data.prompts import load_eval_prompts
 from tokenshuffle.eval.t2i import evaluate_pipeline
+from tokenshuffle.model.io import save_lm
 from tokenshuffle.pipeline import TextToImagePipeline
-from tokenshuffle.serialization import save_lm
 from tokenshuffle.text import ByteTokenizer, save_text_tokenizer
 from tokenshuffle.vq.autoencoder import VQTokenizer
 from tokenshuffle.vq.config import VQConfig
@@ -19,7 +19,9 @@ def run_and_vq(tmp_path):
     torch.manual_seed(0)
     vq = VQTokenizer(VQConfig.preset("vq-16-tiny"))
     vq.save_pretrained(tmp_path / "vq")
-    lm = ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=2, image_vocab_size=vq.codebook_size))
+    # max_text_len: the held-out prompts in bytes (a longer prompt is refused, never cut)
+    lm = ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=2, image_vocab_size=vq.codebook_size,
+                                              max_text_len=120))
     save_lm(lm, tmp_path / "run" / "lm")
     save_text_tokenizer(ByteTokenizer(), tmp_path / "run" / "text_tokenizer.json")
     return tmp_path / "run", tmp_path / "vq"
@@ -30,7 +32,7 @@ def test_export_writes_a_half_precision_pipeline_that_generates_like_the_origina
     out = tmp_path / "pipe"
     assert main(["export", "--run", str(run), "--vq", str(vq), "--out", str(out), "--height", "64",
                  "--width", "64", "--cfg-schedule", "linear", "--dtype", "fp16"]) == 0
-    assert json.loads((out / "pipeline.json").read_text())["cfg_schedule"] == "linear"
+    assert json.loads((out / "pipeline.json").read_text())["sampling"]["cfg_schedule"] == "linear"
     from safetensors.torch import load_file
 
     assert {t.dtype for t in load_file(out / "lm" / "model.safetensors").values() if t.is_floating_point()} == {
@@ -52,22 +54,22 @@ def test_export_rejects_bad_dtype_and_missing_run(tmp_path, run_and_vq, capsys):
     assert not (tmp_path / "p").exists()
 
 
-def test_export_keep_carries_named_files_and_drops_the_rest(tmp_path, run_and_vq, capsys):
+def test_export_keep_carries_named_files_and_never_deletes_the_rest(tmp_path, run_and_vq, capsys):
     run, vq = run_and_vq
     out = tmp_path / "pipe"
     args = ["export", "--run", str(run), "--vq", str(vq), "--out", str(out)]
     assert main(args) == 0
     (out / "README.md").write_text("model card")
     (out / "notes.txt").write_text("scratch")
-    assert main(args + ["--keep", "README.md"]) == 0
-    assert (out / "README.md").read_text() == "model card"
-    assert not (out / "notes.txt").exists()
+    assert main(args + ["--keep", "README.md"]) == 2  # notes.txt would be lost
+    assert "holds notes.txt, which export would delete" in capsys.readouterr().err
+    assert main(args + ["--keep", "README.md", "--keep", "notes.txt"]) == 0
+    assert (out / "README.md").read_text() == "model card" and (out / "notes.txt").read_text() == "scratch"
     assert (out / "pipeline.json").is_file()
-    assert main(args) == 0
-    assert not (out / "README.md").exists()
+    assert main(args) == 2 and (out / "README.md").exists()
 
 
-@pytest.mark.parametrize("name, message", [("README.md", "--keep README.md: no such file"),
+@pytest.mark.parametrize("name, message", [("README.md", "--keep README.md: not a plain file"),
                                            ("pipeline.json", "--keep takes a file name inside --out"),
                                            ("../x", "--keep takes a file name inside --out")])
 def test_export_keep_rejects_missing_or_written_names_before_writing(tmp_path, run_and_vq, capsys, name, message):
@@ -80,10 +82,10 @@ def test_export_keep_rejects_missing_or_written_names_before_writing(tmp_path, r
 
 def test_evaluate_pipeline_scores_every_prompt_and_is_reproducible(run_and_vq):
     run, vq = run_and_vq
-    from tokenshuffle.serialization import load_lm
+    from tokenshuffle.model.io import load_lm
 
     pipe = TextToImagePipeline(vq=VQTokenizer.from_pretrained(vq), lm=load_lm(run / "lm"),
-                               defaults={"height": 64, "width": 64})
+                               height=64, width=64)
     prompts = load_eval_prompts("val")[:5]
     a = evaluate_pipeline(pipe, prompts, images_per_prompt=2, batch_size=4, seed=1, guidance_scale=2.0)
     b = evaluate_pipeline(pipe, prompts, images_per_prompt=2, batch_size=4, seed=1, guidance_scale=2.0)
@@ -116,7 +118,7 @@ def test_eval_t2i_cli_candidates_rows_and_export_default(tmp_path, run_and_vq, c
     pipe = tmp_path / "pipe"
     assert main(["export", "--run", str(run), "--vq", str(vq), "--out", str(pipe), "--height", "64",
                  "--width", "64", "--candidates", "2"]) == 0
-    assert json.loads((pipe / "pipeline.json").read_text())["candidates"] == 2
+    assert json.loads((pipe / "pipeline.json").read_text())["sampling"]["candidates"] == 2
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps(p) + "\n" for p in load_eval_prompts("val")[:2]))
     capsys.readouterr()

@@ -127,7 +127,7 @@ def _tokenizer_json(folder, vocab_size: int):
 
 def test_train_smoke_run_from_a_tiny_llama3_uses_its_tokenizer(tmp_path):
     from tokenshuffle.cli import main
-    from tokenshuffle.serialization import load_lm
+    from tokenshuffle.model.io import load_lm
     from tokenshuffle.text import HFTokenizer, load_text_tokenizer
 
     llama = tmp_path / "llama3"

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import tokenshuffle as ts
-from tokenshuffle.ops import codes_to_windows, windows_to_codes
+from tokenshuffle.model.shuffle import codes_to_windows, windows_to_codes
 
 
 @pytest.mark.parametrize("grid,s", [((4, 4), 1), ((4, 4), 2), ((8, 4), 2), ((8, 8), 4), ((6, 12), 3), ((16, 8), 8)])

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from tokenshuffle.cli_generate import DEFAULT_MODEL
+from tokenshuffle.cli.generate import DEFAULT_MODEL
 from tokenshuffle.pipeline import TextToImagePipeline
 
 SIZE_LIMIT = 50 * 1024 * 1024

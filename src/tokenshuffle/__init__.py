@@ -1,8 +1,6 @@
 """tokenshuffle: Token-Shuffle (Ma et al., 2025) autoregressive text-to-image generation."""
 
-from tokenshuffle.model import LMConfig, TokenShuffleLM
-from tokenshuffle.modules import TokenShuffle, TokenUnshuffle
-from tokenshuffle.ops import shuffle_tokens, unshuffle_tokens
+from tokenshuffle.model import LMConfig, TokenShuffle, TokenShuffleLM, TokenUnshuffle, shuffle_tokens, unshuffle_tokens
 from tokenshuffle.pipeline import TextToImagePipeline
 from tokenshuffle.sampling import CFGSchedule, SamplingConfig, generate
 from tokenshuffle.vq import VQConfig, VQTokenizer

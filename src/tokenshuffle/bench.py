@@ -23,7 +23,7 @@ import torch
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.config import PRESETS, LMConfig
 from tokenshuffle.model.lm import TokenShuffleLM
-from tokenshuffle.sampling.generate import SamplingConfig, generate
+from tokenshuffle.sampling import SamplingConfig, generate
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 PROMPT = "a red circle to the left of a blue star"
@@ -141,7 +141,7 @@ class GenerateBench:
     device: str = "cpu"
     warmup: int = 1
     repeats: int = 3
-    guidance_scale: float = 7.5
+    guidance_scale: float = SamplingConfig().guidance_scale
     compile: bool = False
     seed: int = 0
 
@@ -228,8 +228,9 @@ class TrainBench:
 
 def bench_train(cfg: TrainBench, *, log=print) -> dict:
     """Images/s of whole training steps (forward, loss, backward, clipping, AdamW) for each window s."""
+    from tokenshuffle.sequence import make_batch
     from tokenshuffle.train.optim import adamw
-    from tokenshuffle.train.step import lm_loss, make_batch
+    from tokenshuffle.train.step import lm_loss
 
     device = torch.device(cfg.device)
     grid = (cfg.height // cfg.downsample, cfg.width // cfg.downsample)

@@ -1,7 +1,8 @@
 """TextToImagePipeline: prompt -> text ids -> Token-Shuffle LM codes -> VQ decode -> PIL images.
 
 A pipeline folder holds ``vq/`` and ``lm/`` (each config.json + model.safetensors),
-``text_tokenizer.json`` and ``pipeline.json`` (default height, width and sampling settings).
+``text_tokenizer.json`` and ``pipeline.json``: the model's default image size and its own
+``SamplingConfig`` (``{"height": 512, "width": 512, "sampling": {...}}``).
 """
 
 from __future__ import annotations
@@ -15,33 +16,71 @@ import torch
 from PIL import Image
 
 from tokenshuffle.errors import check_range
+from tokenshuffle.model.io import load_lm, save_lm
 from tokenshuffle.model.lm import TokenShuffleLM
-from tokenshuffle.sampling.generate import SamplingConfig, generate
-from tokenshuffle.serialization import atomic_write, load_lm, save_lm
+from tokenshuffle.sampling.config import SamplingConfig
+from tokenshuffle.sampling.generate import generate
+from tokenshuffle.serialization import atomic_write
 from tokenshuffle.text import ByteTokenizer, load_text_tokenizer, save_text_tokenizer
 from tokenshuffle.vq.autoencoder import VQTokenizer
+from tokenshuffle.vq.data import to_uint8
 
-DEFAULTS = {"height": 512, "width": 512, "guidance_scale": 7.5, "cfg_schedule": "half-linear",
-            "temperature": 1.0, "top_k": None, "top_p": None, "candidates": 1}
+DEFAULT_SIZE = 512  # pixels, each side, for a pipeline whose pipeline.json names none
 FOLDER_ENTRIES = ("vq", "lm", "text_tokenizer.json", "pipeline.json")  # what save_pretrained writes
+SETTINGS_KEYS = ("height", "width", "sampling")
 
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
     """(B, 3, H, W) in [-1, 1] -> list of RGB PIL images."""
-    arr = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # (B, 3, H, W)
+    arr = to_uint8(images)  # (B, 3, H, W)
     return [Image.fromarray(np.ascontiguousarray(a.permute(1, 2, 0).cpu().numpy())) for a in arr]
 
 
+def read_settings(path: Path) -> dict:
+    """pipeline.json -> {"height", "width", "sampling": SamplingConfig}; ValueError naming the file if malformed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object with keys {', '.join(SETTINGS_KEYS)}, "
+                         f"got a {type(data).__name__}")
+    unknown = sorted(set(data) - set(SETTINGS_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {unknown}; valid: {', '.join(SETTINGS_KEYS)}")
+    for key in ("height", "width"):
+        if key in data:
+            _check_pixels(f"{path}: {key}", data[key])
+    sampling = SamplingConfig.from_dict(data.get("sampling", {}), what=f"{path}: sampling")
+    return {"height": data.get("height"), "width": data.get("width"), "sampling": sampling}
+
+
+def _check_pixels(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer number of pixels, got {value!r}")
+
+
+def check_prompts(prompt) -> list[str]:
+    """A prompt or a non-empty list of prompts -> list of str; ValueError naming ``prompt`` otherwise."""
+    prompts = [prompt] if isinstance(prompt, str) else prompt
+    if not isinstance(prompts, (list, tuple)) or not prompts or not all(isinstance(p, str) for p in prompts):
+        raise ValueError(f"prompt must be a str or a non-empty list of str, got {prompt!r:.80}")
+    return list(prompts)
+
+
 class TextToImagePipeline:
-    def __init__(self, *, vq: VQTokenizer, lm: TokenShuffleLM, text_tokenizer=None, defaults: dict | None = None):
+    def __init__(self, *, vq: VQTokenizer, lm: TokenShuffleLM, text_tokenizer=None,
+                 sampling: SamplingConfig | None = None, height: int | None = None, width: int | None = None):
         self.vq, self.lm = vq.eval(), lm.eval()
         self.text_tokenizer = text_tokenizer or ByteTokenizer()
-        self.defaults = {**DEFAULTS, **(defaults or {})}
+        self.sampling = sampling or SamplingConfig()
+        self.height, self.width = height or DEFAULT_SIZE, width or DEFAULT_SIZE
         if lm.config.image_vocab_size != vq.codebook_size:
             raise ValueError(f"LM image_vocab_size={lm.config.image_vocab_size} != VQ codebook_size={vq.codebook_size}")
         if self.text_tokenizer.vocab_size > lm.config.text_vocab_size:
             raise ValueError(f"text tokenizer vocab {self.text_tokenizer.vocab_size} exceeds LM text_vocab_size="
                              f"{lm.config.text_vocab_size}")
+        self.grid_for(self.height, self.width)  # the default size must be one this model serves
 
     @property
     def device(self) -> torch.device:
@@ -59,11 +98,11 @@ class TextToImagePipeline:
             raise FileNotFoundError(f"model folder {directory} does not exist")
         tok_path = directory / "text_tokenizer.json"
         text_tokenizer = load_text_tokenizer(tok_path) if tok_path.is_file() else ByteTokenizer()
-        defaults_path = directory / "pipeline.json"
-        defaults = json.loads(defaults_path.read_text()) if defaults_path.is_file() else {}
+        settings_path = directory / "pipeline.json"
+        settings = read_settings(settings_path) if settings_path.is_file() else {}
         vq = VQTokenizer.from_pretrained(directory / "vq", device=device)
         lm = load_lm(directory / "lm")
-        return cls(vq=vq, lm=lm, text_tokenizer=text_tokenizer, defaults=defaults).to(device, dtype)
+        return cls(vq=vq, lm=lm, text_tokenizer=text_tokenizer, **settings).to(device, dtype)
 
     def save_pretrained(self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
         directory = Path(directory)
@@ -71,46 +110,51 @@ class TextToImagePipeline:
         self.vq.save_pretrained(directory / "vq", dtype=dtype)
         save_lm(self.lm, directory / "lm", dtype=dtype)
         save_text_tokenizer(self.text_tokenizer, directory / "text_tokenizer.json")
-        atomic_write(directory / "pipeline.json", lambda p: Path(p).write_text(json.dumps(self.defaults, indent=2)))
+        settings = {"height": self.height, "width": self.width, "sampling": self.sampling.to_dict()}
+        atomic_write(directory / "pipeline.json", lambda p: Path(p).write_text(json.dumps(settings, indent=2) + "\n"))
         return directory
 
     def grid_for(self, height: int, width: int) -> tuple[int, int]:
+        """Pixels -> code grid (h, w); ValueError naming the size and the valid ones."""
         step = self.vq.downsample * self.lm.s
+        largest = self.lm.config.max_grid_size * self.vq.downsample // step * step
         for name, v in (("height", height), ("width", width)):
-            if v < step or v % step:
-                raise ValueError(f"{name}={v} must be a positive multiple of downsample*s = "
-                                 f"{self.vq.downsample}*{self.lm.s} = {step}")
+            if isinstance(v, bool) or not isinstance(v, int) or v < step or v % step or v > largest:
+                raise ValueError(f"{name}={v!r} is not a size this model serves: a multiple of downsample*s = "
+                                 f"{self.vq.downsample}*{self.lm.s} = {step} from {step} to {largest}")
         return height // self.vq.downsample, width // self.vq.downsample
 
-    def settings(self, *, height=None, width=None, guidance_scale=None, cfg_schedule=None, temperature=None,
-                 top_k=None, top_p=None, candidates=None) -> tuple[tuple[int, int], SamplingConfig]:
-        """Check the arguments (None: the pipeline's default; top_k=0: off) -> (code grid, sampling config)."""
-        d = self.defaults
-        pick = lambda v, k: d[k] if v is None else v  # noqa: E731
-        grid = self.grid_for(pick(height, "height"), pick(width, "width"))
-        sampling = SamplingConfig(guidance_scale=pick(guidance_scale, "guidance_scale"),
-                                  cfg_schedule=pick(cfg_schedule, "cfg_schedule"),
-                                  temperature=pick(temperature, "temperature"),
-                                  top_k=pick(top_k, "top_k") or None, top_p=pick(top_p, "top_p"),
-                                  candidates=pick(candidates, "candidates"))
-        return grid, sampling
+    def resolve(self, *, height: int | None = None, width: int | None = None, sampling: SamplingConfig | None = None,
+                **overrides) -> tuple[tuple[int, int], SamplingConfig]:
+        """(code grid, sampling config) for a call: None takes the model's default; ``overrides`` are
+        SamplingConfig fields applied on top of ``sampling`` (or the model's). Everything is checked here."""
+        grid = self.grid_for(self.height if height is None else height, self.width if width is None else width)
+        if sampling is not None and not isinstance(sampling, SamplingConfig):
+            raise ValueError(f"sampling must be a SamplingConfig, got {type(sampling).__name__}")
+        return grid, (sampling or self.sampling).replace(**overrides)
+
+    def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
+        """Token ids of each prompt; a prompt longer than the model reads is refused, never cut."""
+        limit = self.lm.config.max_text_len
+        texts = [self.text_tokenizer.encode(p) for p in prompts]
+        for p, t in zip(prompts, texts, strict=True):
+            if len(t) > limit:
+                raise ValueError(f"prompt {p[:40]!r}... is {len(t)} tokens; this model reads at most {limit} "
+                                 "(LMConfig.max_text_len)")
+        return texts
 
     @torch.no_grad()
     def __call__(self, prompt: str | list[str], *, height: int | None = None, width: int | None = None,
-                 guidance_scale: float | None = None, cfg_schedule: str | None = None,
-                 temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                 candidates: int | None = None, num_images: int = 1, generator: torch.Generator | None = None,
-                 compile: bool = False, progress=None) -> list[Image.Image]:
-        """Images for each prompt (``num_images`` per prompt, prompt-major order); None: the model's default.
-
-        ``candidates`` n > 1 draws n grids for every image and keeps the likeliest (``sampling.rerank``).
-        """
-        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+                 sampling: SamplingConfig | None = None, num_images: int = 1, generator: torch.Generator | None = None,
+                 compile: bool = False, progress=None, **overrides) -> list[Image.Image]:
+        """Images for each prompt (``num_images`` per prompt, prompt-major order). ``sampling`` (default: the
+        model's) with SamplingConfig fields as keyword ``overrides``; height/width None: the model's default."""
+        prompts = check_prompts(prompt)
+        if isinstance(num_images, bool) or not isinstance(num_images, int):
+            raise ValueError(f"num_images must be an integer >= 1, got {num_images!r}")
         check_range("num_images", num_images, low=1)
-        grid, sampling = self.settings(height=height, width=width, guidance_scale=guidance_scale,
-                                       cfg_schedule=cfg_schedule, temperature=temperature, top_k=top_k, top_p=top_p,
-                                       candidates=candidates)
-        texts = [self.text_tokenizer.encode(p) for p in prompts for _ in range(num_images)]
+        grid, sampling = self.resolve(height=height, width=width, sampling=sampling, **overrides)
+        texts = [t for t in self.encode_prompts(prompts) for _ in range(num_images)]
         codes = generate(self.lm, texts, grid=grid, sampling=sampling, generator=generator, compile=compile,
                          progress=progress)
         return to_pil(self.vq.decode(codes.to(self.device)))

@@ -1,4 +1,5 @@
-"""Sequence layout: ``[PAD…] [BOS] text [SOI] <h> <w>`` prefixes, left-padded to one length.
+"""Sequence layout: ``[PAD…] [BOS] text [SOI] <h> <w>`` prefixes, left-padded to one length, and the
+teacher-forced batch (prefix + window-grouped codes) that training, evaluation and reranking score.
 
 Left padding keeps every row's image positions aligned for batched decoding; padded keys are masked
 and RoPE is relative, so a padded row attends exactly as its unpadded self would.
@@ -6,9 +7,13 @@ and RoPE is relative, so a padded row attends exactly as its unpadded self would
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from tokenshuffle.model.config import LMConfig
+from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.model.shuffle import codes_to_windows
 
 
 def prefix_tokens(text_ids: list[int], *, grid: tuple[int, int], config: LMConfig) -> list[int]:
@@ -35,3 +40,49 @@ def build_prefix(
         ids[i, length - len(r) :] = torch.tensor(r, dtype=torch.long)
         valid[i, length - len(r) :] = True
     return ids, valid
+
+
+@dataclass(frozen=True)
+class Batch:
+    prefix: torch.Tensor  # (B, P) left-padded [BOS] text [SOI] <h> <w>
+    valid: torch.Tensor  # (B, P) False at padding
+    windows: torch.Tensor  # (B, N, s²) image codes grouped by window
+    # (K, 2) rows (caption, negative caption) of the same codes; negative rows come after the first
+    # ``len(batch) - K`` rows and take no cross-entropy. None: no negatives.
+    pairs: torch.Tensor | None = None
+
+    def to(self, device) -> Batch:
+        pairs = None if self.pairs is None else self.pairs.to(device)
+        return Batch(self.prefix.to(device), self.valid.to(device), self.windows.to(device), pairs)
+
+
+def make_batch(texts: list[list[int]], codes: torch.Tensor, *, lm: TokenShuffleLM,
+               negatives: list[list[int] | None] | None = None) -> Batch:
+    """Tokenised captions and (B, h, w) codes -> a training batch (one grid size per batch).
+
+    ``negatives`` (one per caption, None where there is none) appends a row for each negative with
+    the same codes, paired with its caption's row in ``Batch.pairs``.
+    """
+    B, h, w = codes.shape
+    pairs = None
+    if negatives is not None:
+        if len(negatives) != B:
+            raise ValueError(f"{len(negatives)} negatives for {B} captions")
+        keep = [i for i, n in enumerate(negatives) if n is not None]
+        texts = list(texts) + [negatives[i] for i in keep]
+        codes = torch.cat([codes, codes[keep]])  # (B + K, h, w)
+        pairs = torch.tensor([[i, B + k] for k, i in enumerate(keep)], dtype=torch.long).view(-1, 2)
+    prefix, valid = build_prefix(texts, grid=(h, w), config=lm.config)
+    return Batch(prefix, valid, codes_to_windows(codes, s=lm.s), pairs)
+
+
+def teacher_forced(lm: TokenShuffleLM, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass over prefix and codes -> hidden (B, P+N, D) and fp32 image logits (B, N, s², V),
+    window n's logits read at the position before it."""
+    prefix, windows = batch.prefix, batch.windows
+    B, P = prefix.shape
+    N = windows.shape[1]
+    valid = torch.cat([batch.valid, batch.valid.new_ones(B, N)], dim=1)  # (B, P+N)
+    input_pos = torch.arange(P + N, device=prefix.device)
+    hidden = lm(prefix, windows, input_pos=input_pos, valid=valid)  # (B, P+N, D)
+    return hidden, lm.image_logits(hidden[:, P - 1 : P - 1 + N], codes=windows).float()

@@ -7,10 +7,11 @@ import torch
 import tokenshuffle as ts
 from tokenshuffle.cli import main
 from tokenshuffle.eval.nll import NLLConfig, heldout_nll
-from tokenshuffle.serialization import save_lm
+from tokenshuffle.model.io import save_lm
+from tokenshuffle.sequence import make_batch
 from tokenshuffle.text import ByteTokenizer
 from tokenshuffle.train.batches import RandomCodes
-from tokenshuffle.train.step import lm_loss, make_batch
+from tokenshuffle.train.step import lm_loss
 
 
 def _lm():
@@ -104,10 +105,10 @@ class _Captioned:
 
 
 def test_swap_gap_is_the_loglik_gap_to_each_swapped_caption_by_rule():
+    from tokenshuffle.data.caption_swaps import SwapNegatives
     from tokenshuffle.eval.nll import swap_gap
     from tokenshuffle.sampling import code_loglik
     from tokenshuffle.text import WordTokenizer
-    from tokenshuffle.train.contrast import SwapNegatives
 
     lm, src = _lm().eval(), _Captioned()
     tok = WordTokenizer.from_texts(src.CAPTIONS)

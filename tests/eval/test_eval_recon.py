@@ -7,20 +7,8 @@ from PIL import Image
 
 from tokenshuffle.cli import main
 from tokenshuffle.data.folder import FolderWriter
-from tokenshuffle.eval.recon import code_stats, evaluate_recon, psnr_uint8, ssim_uint8
+from tokenshuffle.eval.recon import code_stats, evaluate_recon
 from tokenshuffle.vq import VQConfig, VQTokenizer
-
-
-def test_psnr_and_ssim_known_values():
-    g = torch.Generator().manual_seed(0)
-    a = torch.randint(0, 256, (2, 3, 32, 32), generator=g, dtype=torch.uint8)
-    assert psnr_uint8(a, a).min() > 90
-    torch.testing.assert_close(ssim_uint8(a, a), torch.ones(2))
-    b = (a.int() + 5).clamp(0, 255).to(torch.uint8)
-    mse = (a.float() - b.float()).pow(2).flatten(1).mean(1)
-    torch.testing.assert_close(psnr_uint8(b, a), 10 * torch.log10(255**2 / mse))
-    noisy = (a.float() + torch.randn(a.shape, generator=g) * 40).clamp(0, 255).to(torch.uint8)
-    assert (ssim_uint8(noisy, a) < 0.9).all() and (ssim_uint8(b, a) > ssim_uint8(noisy, a)).all()
 
 
 def test_code_stats():

@@ -3,7 +3,7 @@ import torch
 from reference_llama import reference_logits
 
 import tokenshuffle as ts
-from tokenshuffle.ops import codes_to_windows
+from tokenshuffle.model.shuffle import codes_to_windows
 from tokenshuffle.sampling import cfg_combine, decode_step, prefill
 from tokenshuffle.sequence import build_prefix
 

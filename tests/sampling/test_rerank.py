@@ -5,7 +5,8 @@ import torch
 
 import tokenshuffle as ts
 from tokenshuffle.sampling import best_of, code_loglik
-from tokenshuffle.train.step import lm_loss, make_batch
+from tokenshuffle.sequence import make_batch
+from tokenshuffle.train.step import lm_loss
 
 
 def tiny(s=2, **kw):

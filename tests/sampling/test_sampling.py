@@ -90,8 +90,8 @@ def test_greedy_generate_matches_argmax_of_full_forward(window_ar):
         torch.manual_seed(1)
         for p in lm.window_ar.parameters():
             torch.nn.init.normal_(p, std=0.3)
-    codes = ts.generate(lm, [[3, 4]], grid=(4, 4), sampling=ts.SamplingConfig(temperature=0))
-    from tokenshuffle.ops import codes_to_windows
+    codes = ts.generate(lm, [[3, 4]], grid=(4, 4), sampling=ts.SamplingConfig(guidance_scale=1.0, temperature=0))
+    from tokenshuffle.model.shuffle import codes_to_windows
     from tokenshuffle.sequence import build_prefix
 
     prefix, valid = build_prefix([[3, 4]], grid=(4, 4), config=lm.config)

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 import tokenshuffle as ts
-from tokenshuffle.train.step import LossConfig, lm_loss, make_batch
+from tokenshuffle.sequence import make_batch
+from tokenshuffle.train.step import LossConfig, lm_loss
 
 
 def test_tiny_model_overfits_one_batch():

@@ -5,10 +5,11 @@ import pytest
 import torch
 
 import tokenshuffle.train.distributed as D
-from tokenshuffle.serialization import load_lm
+from tokenshuffle.model.io import load_lm
 from tokenshuffle.train import checkpoint as ckpt
+from tokenshuffle.train.build import build_lm
 from tokenshuffle.train.config import load_recipe
-from tokenshuffle.train.loop import TrainingStopped, build_lm, train
+from tokenshuffle.train.loop import TrainingStopped, train
 
 
 def _cfg(*sets):
@@ -22,9 +23,9 @@ def test_checkpoints_keep_last_k_and_reject_truncated_or_foreign(tmp_path):
     state = ckpt.load_checkpoint(found[-1])
     assert state["trainer"]["samples_seen"] == 9 * 4 and state["trainer"]["step"] == 9
     assert set(state["optim"]["state"]) == {n for n, _ in load_lm(tmp_path / "lm").named_parameters()}
-    with pytest.raises(ValueError, match="already holds checkpoints"):
+    with pytest.raises(ValueError, match=r"already holds a run \(checkpoints, metrics.jsonl.*pass --resume"):
         train(_cfg(), out=tmp_path, progress=False)
-    with pytest.raises(ValueError, match="different model"):
+    with pytest.raises(ValueError, match=r"--resume: lm.dim \(64 -> 96\) cannot change"):
         train(_cfg("lm.dim=96", "num_steps=12"), out=tmp_path, resume=True, progress=False)
     weights = found[-1] / ckpt.WEIGHTS_NAME
     weights.write_bytes(weights.read_bytes()[:1000])
@@ -84,10 +85,56 @@ def test_scenes_run_writes_sample_grids_and_heldout_bits(tmp_path):
 
 def test_scene_style_reaches_the_on_the_fly_sources(tmp_path):
     from tokenshuffle.data.scene_style import STYLES
-    from tokenshuffle.train.loop import make_sources
+    from tokenshuffle.train.build import make_sources
     from tokenshuffle.vq import VQConfig, VQTokenizer
 
     VQTokenizer(VQConfig.preset("vq-16-tiny")).save_pretrained(tmp_path / "vq")
     cfg = _cfg("data=scenes", f"vq={tmp_path / 'vq'}", "scene_style=canonical")
     train_src, heldout, _ = make_sources(cfg, build_lm(cfg)[0], torch.device("cpu"))
     assert train_src.scenes.style == heldout.scenes.style == STYLES["canonical"]
+
+
+def test_resume_applies_every_changed_setting_and_records_it(tmp_path, capsys):
+    from tokenshuffle.schedules import warmup_cosine_lr
+
+    train(_cfg(), out=tmp_path, progress=False)
+    changed = _cfg("num_steps=9", "lr=1e-2", "batch_size=8", "betas=[0.5, 0.9]")
+    train(changed, out=tmp_path, resume=True, progress=False)
+    err = capsys.readouterr().err
+    assert ("resuming from step_00000006 (step 6); changed settings applied from here on: batch_size 4 -> 8, "
+            "betas [0.9, 0.95] -> [0.5, 0.9], lr 0.003 -> 0.01, num_steps 6 -> 9") in err
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    resume = next(r for r in records if r.get("event") == "resume")
+    assert resume["step"] == 6 and resume["changed"]["lr"] == [0.003, 0.01]
+    lrs = {r["step"]: r["lr"] for r in records if "lr" in r}
+    assert lrs[7] == warmup_cosine_lr(6, peak=1e-2, warmup_steps=4, num_steps=9, min_lr_ratio=0.1)
+    assert json.loads((tmp_path / "train_config.json").read_text())["lr"] == 1e-2
+    state = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path))
+    assert state["trainer"]["samples_seen"] == 6 * 4 + 3 * 8
+    assert state["optim"]["param_groups"][0]["betas"] == [0.5, 0.9]
+    with pytest.raises(ValueError, match=r"--resume: init_from \(.* -> 'elsewhere'\) cannot change"):
+        train(_cfg("num_steps=12", "init_from=elsewhere"), out=tmp_path, resume=True, progress=False)
+
+
+def test_resume_in_a_folder_without_checkpoints_starts_at_step_zero(tmp_path, capsys):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 0, "event": "start"}\n{"step": 1, "loss": 9.0}\n{"st')
+    train(_cfg("num_steps=2"), out=tmp_path, resume=True, progress=False)
+    assert "no checkpoint in" in capsys.readouterr().err
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [0, 1, 2] and records[1]["loss"] != 9.0  # the old try's log dropped
+
+
+def test_non_finite_weights_are_not_saved_and_the_run_stops(tmp_path, monkeypatch):
+    real_step = torch.optim.AdamW.step
+
+    def poisoning_step(self, *a, **kw):
+        out = real_step(self, *a, **kw)
+        if self.state[self.param_groups[0]["params"][0]]["step"] >= 4:
+            with torch.no_grad():
+                self.param_groups[0]["params"][0].fill_(math.inf)
+        return out
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", poisoning_step)
+    with pytest.raises(TrainingStopped, match=r"non-finite at step 6 \(.*\); not saved, .*step_00000003 stays"):
+        train(_cfg(), out=tmp_path, progress=False)
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["step_00000003"]

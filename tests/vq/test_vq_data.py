@@ -44,9 +44,9 @@ def test_no_usable_image_is_one_line_and_exit_2(tmp_path, capsys):
         (tmp_path / "d" / f"{i}.png").write_bytes(b"not an image")
     with pytest.raises(ValueError, match=r"no usable image \(skipped: corrupt 2\)"):
         next(training_batches(str(tmp_path / "d"), image_sizes=(32,), crop_size=0, batch_size=1, seed=0))
-    rc = main(["train-vq", "--config", "scenes-f16", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "run"),
+    rc = main(["train-vq", "--config", "scenes-f8", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "run"),
                "--set", "vq.codebook_size=64", "--set", "image_sizes=[32]", "--set", "crop_size=16"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "no usable image" in err[0]
-    assert main(["train-vq", "--config", "scenes-f16", "--data", str(tmp_path / "empty")]) == 2
+    assert main(["train-vq", "--config", "scenes-f8", "--data", str(tmp_path / "empty")]) == 2
     assert "no such folder or tar shard" in capsys.readouterr().err

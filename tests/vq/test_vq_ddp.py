@@ -23,7 +23,7 @@ info = ddp.setup("cpu")
 cfg = VQTrainConfig(vq=VQConfig.preset("vq-16-tiny"), image_sizes=(32,), crop_size=0, batch_size=4, num_steps=4,
                     warmup_steps=1, restart_every=1, quantizer_warmup=1, disc_weight=0.1, disc_channels=8,
                     ema_decay=0.9)
-trainer = T._start(cfg, out / "unit", info, resume=False)
+trainer, _ = T._prepare(cfg, out / "unit", info, resume=False)
 g = torch.Generator().manual_seed(100 + info.rank)  # each rank its own images
 before = trainer.model.quantizer.codebook.weight.detach().clone()
 for _ in range(3):
@@ -32,7 +32,7 @@ sums = {n: float(p.double().sum()) for n, p in
         [*trainer.model.state_dict().items(), *trainer.disc.state_dict().items()] if p.is_floating_point()}
 moved = not torch.equal(before, trainer.model.quantizer.codebook.weight)
 (out / f"rank{info.rank}.json").write_text(json.dumps({"sums": sums, "moved": moved}))
-rc = main(["train-vq", "--config", "scenes-f16", "--data", sys.argv[2], "--out", str(out / "cli"),
+rc = main(["train-vq", "--config", "scenes-f8", "--data", sys.argv[2], "--out", str(out / "cli"),
            "--set", "vq.codebook_size=64", "--set", "image_sizes=[32]", "--set", "crop_size=16",
            "--set", "batch_size=2", "--set", "num_steps=2", "--set", "ckpt_every=1"])
 sys.exit(rc)

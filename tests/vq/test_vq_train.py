@@ -27,7 +27,7 @@ def test_train_writes_tokenizer_samples_and_resumes(tmp_path):
     assert [r["step"] for r in log] == [1, 2, 3, 4] and all(r["loss"] == r["loss"] for r in log)
     assert load_state(out / "checkpoint")["step"] == 4
     # Resume: extending num_steps continues from step 4 instead of starting over.
-    train_vq(cfg.override(["num_steps=6"]), out=out, device="cpu")
+    train_vq(cfg.override(["num_steps=6"]), out=out, device="cpu", resume=True)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log][-2:] == [5, 6]
     assert load_state(out / "checkpoint")["step"] == 6
@@ -84,15 +84,15 @@ def test_config_overrides_and_recipes():
         _cfg().override(["batch_size"])
     with pytest.raises(ValueError, match="multiples of the downsample factor 16"):
         _cfg(crop_size=24)
-    recipe = load_recipe("scenes-f16")
+    recipe = load_recipe("scenes-f16-p2")
     assert recipe.vq.downsample == 16 and recipe.vq.l2_norm and recipe.vq.codebook_size >= 1024
-    with pytest.raises(ValueError, match="available: .*scenes-f16"):
+    with pytest.raises(ValueError, match="available: .*scenes-f16-p2"):
         load_recipe("nope")
 
 
 def test_every_committed_recipe_loads():
     names = recipe_names()
-    assert {"scenes-f16", "scenes-f16-full", "scenes-f8", "scenes-f8-full"} <= set(names)
+    assert {"scenes-f8", "scenes-f8-full", "scenes-f16-p2", "scenes-f16-patch"} <= set(names)
     for name in names:
         recipe = load_recipe(name)
         assert recipe.vq.l2_norm and recipe.num_steps >= 1
@@ -105,11 +105,11 @@ def test_every_committed_recipe_loads():
 
 
 def test_cli_train_vq(tmp_path, capsys):
-    rc = main(["train-vq", "--config", "scenes-f16", "--out", str(tmp_path / "run"), "--set", "num_steps=1",
+    rc = main(["train-vq", "--config", "scenes-f8", "--out", str(tmp_path / "run"), "--set", "num_steps=1",
                "--set", "vq=" + json.dumps(VQConfig.preset("vq-16-tiny").to_dict()), "--set", "image_sizes=[32]",
                "--set", "crop_size=16", "--set", "batch_size=1"])
     assert rc == 0 and (tmp_path / "run" / "model.safetensors").is_file()
-    assert main(["train-vq", "--config", "scenes-f16", "--set", "crop_size=20"]) == 2
+    assert main(["train-vq", "--config", "scenes-f8", "--set", "crop_size=20"]) == 2
     assert "crop_size" in capsys.readouterr().err
 
 
@@ -223,3 +223,57 @@ def test_distillation_pulls_the_new_encoder_onto_the_parent_latents(tmp_path):
         dist = [(F.normalize(m.quant_proj(m.encoder(x)), dim=1) - target).pow(2).sum(1).mean()
                 for m in (student, fresh)]
     assert dist[0] < 0.8 * dist[1]
+
+
+def test_resume_convention_refuses_a_started_folder_and_applies_changed_settings(tmp_path, capsys):
+    out = train_vq(_cfg(num_steps=2), out=tmp_path / "run", device="cpu")
+    with pytest.raises(ValueError, match=r"already holds a run \(checkpoint, log.jsonl.*pass --resume"):
+        train_vq(_cfg(num_steps=2), out=out, device="cpu")
+    train_vq(_cfg(num_steps=3, betas=(0.5, 0.9)), out=out, device="cpu", resume=True)
+    assert "changed settings applied from here on: betas [0.9, 0.95] -> [0.5, 0.9], num_steps 2 -> 3" in (
+        capsys.readouterr().err)
+    state = load_state(out / "checkpoint")
+    assert state["step"] == 3 and all(g["betas"] == [0.5, 0.9] for g in state["opt"]["param_groups"])
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 2, 3] and log[2]["event"] == "resume"
+    with pytest.raises(ValueError, match=r"--resume: vq.codebook_size \(64 -> 32\) cannot change"):
+        train_vq(_cfg(num_steps=4, vq=VQConfig.preset("vq-16-tiny", codebook_size=32)), out=out, device="cpu",
+                 resume=True)
+    fresh = train_vq(_cfg(num_steps=1), out=tmp_path / "new", device="cpu", resume=True)  # nothing to resume
+    assert load_state(fresh / "checkpoint")["step"] == 1
+
+
+def test_a_checkpoint_changed_in_place_is_refused_on_resume(tmp_path):
+    from tokenshuffle.integrity import CorruptCheckpoint
+
+    out = train_vq(_cfg(num_steps=2), out=tmp_path / "run", device="cpu")
+    state_file = out / "checkpoint" / "state.safetensors"
+    data = bytearray(state_file.read_bytes())
+    data[-10] ^= 0xFF
+    state_file.write_bytes(bytes(data))
+    with pytest.raises(CorruptCheckpoint, match="state.safetensors does not match its sha256"):
+        train_vq(_cfg(num_steps=3), out=out, device="cpu", resume=True)
+
+
+def test_sigint_saves_after_the_step_and_resume_continues(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from tokenshuffle.signals import Interrupted
+    from tokenshuffle.vq import train as vq_train
+
+    real = vq_train._Trainer.train_step
+
+    def step_then_signal(self, x):
+        stats = real(self, x)
+        if self.step == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return stats
+
+    monkeypatch.setattr(vq_train._Trainer, "train_step", step_then_signal)
+    with pytest.raises(Interrupted, match="SIGINT at step 1: saved") as info:
+        train_vq(_cfg(num_steps=4), out=tmp_path / "run", device="cpu")
+    assert info.value.exit_code == 130 and load_state(tmp_path / "run" / "checkpoint")["step"] == 1
+    monkeypatch.setattr(vq_train._Trainer, "train_step", real)
+    train_vq(_cfg(num_steps=4), out=tmp_path / "run", device="cpu", resume=True)
+    assert load_state(tmp_path / "run" / "checkpoint")["step"] == 4

@@ -5,7 +5,7 @@ image tokens, so it is comparable across shuffle windows (each window's s² code
 ``captions="empty"`` scores the same codes with the empty prompt, ``"shuffled"`` with the next item's
 caption: the gap to ``"given"`` is how many bits per token the model takes from its prompt.
 ``swap_gap`` asks whether it reads the prompt's word order: for every item whose caption has a
-swapped-word negative (``train.contrast``), delta = log p(codes | caption) - log p(codes | negative).
+swapped-word negative (``data.caption_swaps``), delta = log p(codes | caption) - log p(codes | negative).
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch.nn import functional as F
 
+from tokenshuffle.data.caption_swaps import SwapNegatives
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.lm import TokenShuffleLM
 from tokenshuffle.sampling.rerank import code_loglik
+from tokenshuffle.sequence import Batch, make_batch, teacher_forced
 from tokenshuffle.train.batches import CodeSource, first_captions
-from tokenshuffle.train.contrast import SwapNegatives
-from tokenshuffle.train.step import Batch, lm_loss, make_batch
 
 CAPTIONS = ("given", "empty", "shuffled")
 
@@ -50,6 +51,12 @@ def _items(source: CodeSource, indices: list[int], num: int, mode: str) -> tuple
     return (first_captions(phrasings) if mode == "given" else [""] * len(indices)), codes
 
 
+def image_ce(lm: TokenShuffleLM, batch: Batch) -> float:
+    """Mean cross-entropy (nats) of every image code of ``batch`` under teacher forcing (lm_loss's image_ce)."""
+    _, logits = teacher_forced(lm, batch)  # (B, N, s², V)
+    return F.cross_entropy(logits.flatten(0, 2), batch.windows.flatten()).item()
+
+
 @torch.no_grad()
 def heldout_nll(
     lm: TokenShuffleLM,
@@ -65,7 +72,7 @@ def heldout_nll(
     ``forward`` (Batch -> (loss, metrics)) lets a training loop score through its DDP/FSDP wrapper.
     """
     num = min(config.num_samples, source.num_samples or config.num_samples)
-    forward = forward or (lambda b: lm_loss(lm, b))
+    forward = forward or (lambda b: (None, {"image_ce": image_ce(lm, b)}))
     device = lm.output.weight.device
     was_training = lm.training
     lm.eval()

@@ -1,8 +1,7 @@
 """Reconstruction quality of a VQ tokenizer on held-out images: PSNR, SSIM, codebook usage, perplexity.
 
-PSNR and SSIM compare the original 8-bit image with the reconstruction rounded to 8 bits (what a
-user would save), per image, then averaged. SSIM is Wang et al. (2004): 11x11 Gaussian window,
-sigma 1.5, K1 0.01, K2 0.03, on each RGB channel in [0, 1], valid positions only. Usage is the
+PSNR and SSIM (``tokenshuffle.image_metrics``) compare the original 8-bit image with the
+reconstruction rounded to 8 bits (what a user would save), per image, then averaged. Usage is the
 share of codebook entries that occur at least once over the whole held-out set; perplexity is
 exp(entropy) of the code histogram (equal to the codebook size when all codes are equally used).
 """
@@ -13,41 +12,10 @@ import math
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from tokenshuffle.errors import check_range
-
-
-def psnr_uint8(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR (dB) of uint8 (B, 3, H, W) images."""
-    mse = (recon.float() - target.float()).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(255.0**2 / mse.clamp_min(1e-10))
-
-
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(x**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :]).float()  # (size, size)
-
-
-def ssim_uint8(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image SSIM of uint8 (B, 3, H, W) images, mean over channels and valid positions."""
-    x, y = recon.float() / 255.0, target.float() / 255.0
-    C = x.shape[1]
-    w = _gaussian_window().to(x.device).expand(C, 1, 11, 11)  # depthwise (C, 1, 11, 11)
-
-    def blur(t):
-        return F.conv2d(t, w, groups=C)
-
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
-    c1, c2 = 0.01**2, 0.03**2
-    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    return s.flatten(1).mean(1)
+from tokenshuffle.image_metrics import psnr, ssim
 
 
 def code_stats(counts: torch.Tensor) -> dict:
@@ -96,8 +64,8 @@ def evaluate_recon(vq, data, *, size: int | None = None, num_images: int | None 
             codes = model.encode(to_float(target).to(device))
             recon = to_uint8(model.decode(codes)).cpu()
             counts += torch.bincount(codes.flatten().cpu(), minlength=model.codebook_size)
-            psnrs.append(psnr_uint8(recon, target))
-            ssims.append(ssim_uint8(recon, target))
+            psnrs.append(psnr(recon, target, data_range=255))
+            ssims.append(ssim(recon, target, data_range=255))
             if scene_score:
                 recons.extend(recon)
                 metas.extend(it["metadata"] for it in group)

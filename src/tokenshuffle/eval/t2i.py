@@ -35,9 +35,9 @@ def load_prompt_set(name: str) -> list[dict]:
 @torch.no_grad()
 def evaluate_pipeline(pipe, prompts: list[dict], *, images_per_prompt: int = 1, batch_size: int = 8,
                       seed: int = 0, out: str | Path | None = None, progress: bool = False,
-                      **settings) -> dict:
-    """Score ``pipe`` on ``prompts`` (GenEval metadata dicts). ``settings`` go to the pipeline
-    (height, width, guidance_scale, cfg_schedule, temperature, top_k, top_p; None = its default).
+                      height: int | None = None, width: int | None = None, sampling=None, **overrides) -> dict:
+    """Score ``pipe`` on ``prompts`` (GenEval metadata dicts) at ``height`` x ``width`` with ``sampling`` (None:
+    the pipeline's defaults) and SamplingConfig fields as keyword ``overrides``.
 
     Returns ``evaluate``'s dict plus ``seconds_per_image`` (generation and decoding, not scoring)
     and ``settings``. With ``out`` the images are written there as ``NNNNN-I.png``.
@@ -48,14 +48,15 @@ def evaluate_pipeline(pipe, prompts: list[dict], *, images_per_prompt: int = 1, 
     check_range("batch_size", batch_size, low=1)
     if not prompts:
         raise ValueError("prompts is empty")
-    pipe.settings(**settings)  # every setting checked before any work starts
+    _, sampling = pipe.resolve(height=height, width=width, sampling=sampling, **overrides)  # checked before work
     per_batch = max(1, batch_size // images_per_prompt)
     images, elapsed = [], 0.0
     for start in tqdm(range(0, len(prompts), per_batch), desc="eval t2i", disable=not progress):
         chunk = [meta["prompt"] for meta in prompts[start : start + per_batch]]
         g = torch.Generator(device=pipe.device).manual_seed(seed * 1_000_003 + start)
         t0 = time.perf_counter()
-        images += pipe(chunk, num_images=images_per_prompt, generator=g, **settings)
+        images += pipe(chunk, height=height, width=width, sampling=sampling, num_images=images_per_prompt,
+                       generator=g)
         elapsed += time.perf_counter() - t0
     if out is not None:
         out = Path(out)
@@ -65,7 +66,7 @@ def evaluate_pipeline(pipe, prompts: list[dict], *, images_per_prompt: int = 1, 
                          lambda p, im=im: im.save(p, format="PNG"))
     result = evaluate(images, prompts, progress=progress)
     result["seconds_per_image"] = elapsed / len(images)
-    result["settings"] = {k: v for k, v in settings.items() if v is not None}
+    result["settings"] = {"height": height or pipe.height, "width": width or pipe.width, **sampling.to_dict()}
     result["images_per_prompt"] = images_per_prompt
     if out is not None:
         write_json(out / "result.json", {k: v for k, v in result.items() if k != "results"})

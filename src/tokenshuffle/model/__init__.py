@@ -1,5 +1,8 @@
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.model.decoder import Decoder, DecoderConfig
 from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.model.shuffle import TokenShuffle, TokenUnshuffle, shuffle_tokens, unshuffle_tokens
+from tokenshuffle.model.window_ar import WindowAR
 
-__all__ = ["Decoder", "DecoderConfig", "LMConfig", "TokenShuffleLM"]
+__all__ = ["Decoder", "DecoderConfig", "LMConfig", "TokenShuffle", "TokenShuffleLM", "TokenUnshuffle", "WindowAR",
+           "shuffle_tokens", "unshuffle_tokens"]

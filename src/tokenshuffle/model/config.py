@@ -12,8 +12,8 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
+from tokenshuffle.errors import check_fields
 from tokenshuffle.model.decoder import DecoderConfig
-from tokenshuffle.recipes import check_fields
 
 NUM_SPECIAL = 4
 

@@ -1,7 +1,7 @@
 """TokenShuffleLM: embeddings + TokenShuffle + LLaMA decoder + TokenUnshuffle + visual head.
 
 Inputs are a token prefix ``[BOS] text [SOI] <h> <w>`` (B, P) and image codes grouped by window
-(B, n, s²) (see ``tokenshuffle.ops.codes_to_windows``); each window becomes one decoder position.
+(B, n, s²) (see ``tokenshuffle.model.shuffle.codes_to_windows``); each window becomes one decoder position.
 ``forward`` returns hidden states; ``image_logits`` maps the hidden state at one position to the
 logits of all s² codes of the *next* window, through TokenUnshuffle and the shared visual head (and,
 with ``LMConfig.window_ar``, ``WindowAR``, which reads the earlier codes of that window).
@@ -17,7 +17,8 @@ from torch.nn import functional as F
 
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.model.decoder import Decoder
-from tokenshuffle.modules import TokenShuffle, TokenUnshuffle, WindowAR
+from tokenshuffle.model.shuffle import TokenShuffle, TokenUnshuffle
+from tokenshuffle.model.window_ar import WindowAR
 
 
 class TokenShuffleLM(nn.Module):

@@ -1,4 +1,5 @@
-from tokenshuffle.sampling.generate import SamplingConfig, decode_step, generate, prefill
+from tokenshuffle.sampling.config import SamplingConfig
+from tokenshuffle.sampling.generate import decode_step, generate, prefill
 from tokenshuffle.sampling.guidance import SCHEDULES, CFGSchedule, cfg_combine
 from tokenshuffle.sampling.logits import filter_logits, sample_logits
 from tokenshuffle.sampling.rerank import best_of, code_loglik

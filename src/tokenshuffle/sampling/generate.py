@@ -11,39 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from dataclasses import dataclass
 
 import torch
 
-from tokenshuffle.errors import check_range
 from tokenshuffle.model.lm import TokenShuffleLM
-from tokenshuffle.ops import check_window, windows_to_codes
+from tokenshuffle.model.shuffle import check_window, windows_to_codes
+from tokenshuffle.sampling.config import SamplingConfig
 from tokenshuffle.sampling.guidance import CFGSchedule, cfg_combine
-from tokenshuffle.sampling.logits import check_sampling_args, sample_logits
+from tokenshuffle.sampling.logits import sample_logits
 from tokenshuffle.sampling.rerank import best_of, code_loglik
 from tokenshuffle.sequence import build_prefix
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How to sample. ``guidance_scale`` 1 means no guidance (and no unconditional batch)."""
-
-    guidance_scale: float = 1.0
-    cfg_schedule: str = "half-linear"
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-    candidates: int = 1  # draw this many grids per prompt, keep the likeliest (sampling.rerank)
-
-    def __post_init__(self) -> None:
-        check_range("guidance_scale", self.guidance_scale, low=0)
-        check_range("candidates", self.candidates, low=1)
-        CFGSchedule(self.cfg_schedule)
-        check_sampling_args(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
-
-    @property
-    def use_cfg(self) -> bool:
-        return self.guidance_scale != 1.0
 
 
 def prefill(lm: TokenShuffleLM, prefix: torch.Tensor, *, valid: torch.Tensor) -> torch.Tensor:
@@ -125,7 +102,7 @@ def generate(
     texts: list[list[int]],
     *,
     grid: tuple[int, int],
-    sampling: SamplingConfig = SamplingConfig(),
+    sampling: SamplingConfig | None = None,
     generator: torch.Generator | None = None,
     compile: bool = False,
     progress=None,
@@ -136,6 +113,7 @@ def generate(
     prompt's candidates adjacent) and the one with the highest ``rerank.code_loglik`` is returned.
     ``progress``, if given, is called with the number of image positions done after each step.
     """
+    sampling = sampling or SamplingConfig()
     n = sampling.candidates
     if n > 1:
         texts_n = [t for t in texts for _ in range(n)]

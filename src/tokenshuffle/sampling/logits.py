@@ -4,16 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from tokenshuffle.errors import check_range
-
-
-def check_sampling_args(*, temperature: float, top_k: int | None, top_p: float | None) -> None:
-    check_range("temperature", temperature, low=0)
-    if top_k is not None:
-        check_range("top_k", top_k, low=1)
-    if top_p is not None:
-        check_range("top_p", top_p, low=0, high=1, low_open=True)
-
 
 def filter_logits(logits: torch.Tensor, *, top_k: int | None, top_p: float | None) -> torch.Tensor:
     """(..., V) -> (..., V) with everything outside the top-k / top-p set at -inf."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from tokenshuffle.model.lm import TokenShuffleLM
-from tokenshuffle.train.step import make_batch, teacher_forced
+from tokenshuffle.sequence import make_batch, teacher_forced
 
 SCORE_BATCH = 16  # rows scored per forward pass (the V-way logits of every code are held at once)
 

@@ -1,6 +1,6 @@
 """TrainConfig: everything a ``tokenshuffle train`` run needs, plus named recipes and ``--set`` overrides.
 
-Recipes live in ``configs/lm_<name>.py`` (dashes become underscores), each defining ``CONFIG``;
+Recipes ship in ``tokenshuffle/recipes/lm_<name>.py`` (named with dashes for underscores), each defining ``CONFIG``;
 ``--set key=value`` overrides a field, ``--set lm.dim=256`` reaches into the model's LMConfig.
 A stage names its parent in ``init_from`` (a run folder or one checkpoint folder).
 """
@@ -11,12 +11,13 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from tokenshuffle import recipes
+from tokenshuffle.data.caption_swaps import RULES as CONTRAST_RULES
 from tokenshuffle.data.scene_style import STYLES
-from tokenshuffle.errors import check_choice, check_range
+from tokenshuffle.errors import check_choice, check_fields, check_range
 from tokenshuffle.model.config import LMConfig
-from tokenshuffle.recipes import apply_overrides, check_fields
+from tokenshuffle.recipes import apply_overrides
+from tokenshuffle.sampling.config import SamplingConfig
 from tokenshuffle.train.batches import CAPTION_CHOICES
-from tokenshuffle.train.contrast import RULES as CONTRAST_RULES
 
 DATA_KINDS = ("random", "scenes")  # anything else is a folder of pre-encoded code shards
 
@@ -53,9 +54,9 @@ class TrainConfig:
     grad_clip: float = 1.0  # 0 = no clipping
     z_loss_weight: float = 0.0
     text_loss_weight: float = 0.0
-    # Contrastive caption loss (train.contrast): rows whose caption has a swapped-word negative under
+    # Contrastive caption loss (data.caption_swaps): rows whose caption has a swapped-word negative under
     # the rule set `contrast` also learn log p(codes | caption) - log p(codes | negative) >= margin.
-    contrast: str = ""  # "" = off, or a train.contrast.RULES name ("scenes")
+    contrast: str = ""  # "" = off, or a data.caption_swaps.RULES name ("scenes")
     contrast_weight: float = 0.0
     contrast_margin: float = 10.0  # nats per image
     max_bad_steps: int = 10  # stop after this many NaN/inf losses in a row
@@ -74,7 +75,7 @@ class TrainConfig:
     eval_every: int = 200
     sample_every: int = 0
     num_sample_images: int = 4
-    sample_guidance_scale: float = 3.0
+    sample_guidance_scale: float = SamplingConfig().guidance_scale
     ckpt_every: int = 200
     keep_last: int = 2
 
@@ -143,5 +144,5 @@ def recipe_names() -> list[str]:
 
 
 def load_recipe(name: str) -> TrainConfig:
-    """``configs/lm_<name>.py``'s ``CONFIG`` (or a path to such a file)."""
+    """The shipped recipe ``tokenshuffle/recipes/lm_<name>.py``, or a user's own ``.py`` path: its ``CONFIG``."""
     return recipes.load_recipe(name, prefix="lm", cls=TrainConfig)

@@ -18,8 +18,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.sequence import Batch
 from tokenshuffle.train.config import TrainConfig
-from tokenshuffle.train.step import Batch, LossConfig, lm_loss
+from tokenshuffle.train.step import LossConfig, lm_loss
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,24 @@ def all_mean(values: list[float], info: DistInfo) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=info.device if info.device.type == "cuda" else "cpu")
     dist.all_reduce(t)
     return (t / info.world_size).tolist()
+
+
+def any_rank(flag: bool, info: DistInfo) -> bool:
+    """True on every rank if ``flag`` is true on any."""
+    return all_mean([float(flag)], info)[0] > 0
+
+
+def nonfinite_names(lm: TokenShuffleLM, optimizer: torch.optim.Optimizer) -> list[str]:
+    """Parameters whose local weights (this rank's shard under FSDP) or optimiser moments hold NaN/inf."""
+    bad = []
+    for name, p in lm.named_parameters():
+        tensors = [p, *(v for v in optimizer.state.get(p, {}).values() if isinstance(v, torch.Tensor))]
+        for t in tensors:
+            local = t.to_local() if hasattr(t, "to_local") else t
+            if local.is_floating_point() and not torch.isfinite(local).all():
+                bad.append(name)
+                break
+    return bad
 
 
 def barrier(info: DistInfo) -> None:

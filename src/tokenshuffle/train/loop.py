@@ -4,124 +4,297 @@ One optimiser step consumes ``batch_size`` samples, all ranks and micro-steps to
 each micro-batch is divided by ``grad_accum`` and DDP/FSDP average over ranks, so any split of the
 same global batch gives the same update. A NaN/inf loss or gradient norm skips the update (data and
 schedule still advance, so the run keeps its length); ``max_bad_steps`` in a row stop the run after
-a checkpoint it can resume from.
+a checkpoint it can resume from. Non-finite weights are never saved (``TrainingStopped`` instead).
+
+Resuming follows ``tokenshuffle.run_folder``: ``resume=True`` continues from the newest checkpoint
+that verifies (each one skipped is named, with the reason, and renamed ``*.corrupt``) and applies
+every setting changed since then, recording the changes; changes to ``lm.*``, ``init_from`` or
+``init_hf_llama`` are refused. SIGINT/SIGTERM save a checkpoint after the current step and raise
+``Interrupted``; under torchrun the flag travels in the step's metric all-reduce, so every rank stops
+after the same step and the save's collectives line up.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import signal
 import time
-import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from tokenshuffle.data.caption_swaps import SwapNegatives
 from tokenshuffle.eval.nll import NLLConfig, heldout_nll
+from tokenshuffle.integrity import NonFiniteState
+from tokenshuffle.model.io import save_lm
 from tokenshuffle.model.lm import TokenShuffleLM
-from tokenshuffle.serialization import load_state_strict, read_lm_state, save_lm
-from tokenshuffle.text import ByteTokenizer, load_text_tokenizer, save_text_tokenizer
+from tokenshuffle.run_folder import refuse_started
+from tokenshuffle.sequence import make_batch
+from tokenshuffle.serialization import atomic_write
+from tokenshuffle.signals import Interrupted, StopSignals
+from tokenshuffle.text import save_text_tokenizer
 from tokenshuffle.train import checkpoint as ckpt
 from tokenshuffle.train import distributed as D
-from tokenshuffle.train.batches import BatchStream, RandomCodes, SceneCodes, ShardCodes, first_captions
+from tokenshuffle.train.batches import BatchStream, first_captions
+from tokenshuffle.train.build import build_lm, load_tokenizer, make_sources
 from tokenshuffle.train.config import TrainConfig
-from tokenshuffle.train.contrast import SwapNegatives
 from tokenshuffle.train.monitor import MetricsLog, write_sample_grid
-from tokenshuffle.train.optim import build_optimizer, build_schedule
-from tokenshuffle.train.step import make_batch
+from tokenshuffle.train.optim import apply_settings, build_optimizer, lr_at, set_lr
+from tokenshuffle.train.resume import RUN_MARKERS, load_resume_state, resume_point
 
 
 class TrainingStopped(RuntimeError):
-    """The run stopped itself (too many non-finite losses in a row); a checkpoint was written first."""
+    """The run stopped itself: too many non-finite losses in a row (a checkpoint was written first),
+    or non-finite weights (not saved: the newest checkpoint stays the last good one)."""
 
 
-# -- building the model ---------------------------------------------------------------------------
-def resolve_parent(path: str) -> Path:
-    """A parent stage: an LM folder, or a run folder (its final ``lm/`` or else its latest checkpoint)."""
-    p = Path(path)
-    if (p / ckpt.CONFIG_NAME).is_file():
-        return p
-    if (p / "lm" / ckpt.CONFIG_NAME).is_file():
-        return p / "lm"
-    latest = ckpt.latest_checkpoint(p)
-    if latest is None:
-        raise FileNotFoundError(f"init_from={path}: no LM folder, run/lm or run/checkpoints/step_* found")
-    return latest
+
+# -- the run --------------------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """Everything one training run holds while it steps."""
+
+    cfg: TrainConfig
+    dir: Path
+    info: D.DistInfo
+    lm: TokenShuffleLM
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    tokenizer: object
+    stream: BatchStream
+    eval_source: object
+    vq: object
+    fsdp: bool
+    dtype: torch.dtype
+    negative: SwapNegatives | None = None
+    step: int = 0
+    counters: dict = field(default_factory=lambda: {"bad_in_row": 0, "num_bad": 0})
+    saved_step: int = -1
+    saved: Path | None = None
+    log: MetricsLog | None = None
+    bar: tqdm | None = None
+    last: dict = field(default_factory=dict)
+    window: list = field(default_factory=lambda: [time.perf_counter(), 0])  # [start time, images since]
 
 
-def carry_over(lm: TokenShuffleLM, parent: Path) -> dict:
-    """Copy every parent weight whose name and shape match (decoder, embeddings, heads); the rest
-    (e.g. the shuffle MLPs a stage-1 s=1 parent never had) keeps its fresh init."""
-    config, state = read_lm_state(parent)
-    for name in ("text_vocab_size", "max_grid_size", "image_vocab_size", "dim", "num_layers"):
-        if getattr(config, name) != getattr(lm.config, name):
-            raise ValueError(f"init_from={parent}: parent {name}={getattr(config, name)} differs from this "
-                             f"stage's {getattr(lm.config, name)}; the stages must share vocabulary and decoder")
-    own = lm.state_dict()
-    carried = [k for k in own if k in state and state[k].shape == own[k].shape]
-    for k in carried:
-        own[k].copy_(state[k])
-    return {"carried": len(carried), "new": sorted(set(own) - set(carried))}
+def _build(cfg: TrainConfig, run: Path, info: D.DistInfo, lm: TokenShuffleLM) -> _Run:
+    tokenizer = load_tokenizer(cfg, lm)
+    lm.to(info.device)
+    fsdp = D.uses_fsdp(cfg, info)
+    model = D.wrap(lm, cfg, info)
+    train_source, eval_source, vq = make_sources(cfg, lm, info.device)
+    stream = BatchStream(train_source, tokenizer=tokenizer, seed=cfg.seed, caption_dropout=cfg.caption_dropout,
+                         caption_choice=cfg.caption_choice)
+    negative = SwapNegatives.named(cfg.contrast, tokenizer=tokenizer) if cfg.contrast else None
+    return _Run(cfg=cfg, dir=run, info=info, lm=lm, model=model, optimizer=build_optimizer(lm, cfg),
+                tokenizer=tokenizer, stream=stream, eval_source=eval_source, vq=vq, fsdp=fsdp,
+                dtype=D.resolve_dtype(cfg, info), negative=negative)
 
 
-def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:
-    if cfg.init_hf_llama:
-        from tokenshuffle.hf_llama import lm_from_hf_llama
-
-        return lm_from_hf_llama(cfg.init_hf_llama, base=cfg.lm, seed=cfg.seed), {"init": cfg.init_hf_llama}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        lm = TokenShuffleLM(cfg.lm)
-    if cfg.init_from:
-        return lm, {"init": cfg.init_from, **carry_over(lm, resolve_parent(cfg.init_from))}
-    return lm, {"init": "scratch"}
+def _restore(r: _Run, state: dict, path: Path) -> None:
+    """Optimiser moments, data position, counters and RNG from a checkpoint; hyper-parameters from cfg."""
+    D.load_optim_state(r.lm, r.optimizer, state["optim"], fsdp=r.fsdp)
+    apply_settings(r.optimizer, r.cfg)
+    trainer = state["trainer"]
+    r.step, r.stream.position = trainer["step"], trainer["samples_seen"]
+    r.counters = {k: trainer[k] for k in r.counters}
+    r.saved_step, r.saved = r.step, path
+    ckpt.set_rng_state(state["rng"], trainer["rng"])
 
 
-def load_tokenizer(cfg: TrainConfig, lm: TokenShuffleLM):
-    path = cfg.text_tokenizer
-    if not path and cfg.init_hf_llama and (Path(cfg.init_hf_llama) / "tokenizer.json").is_file():
-        path = str(Path(cfg.init_hf_llama) / "tokenizer.json")
-    tok = load_text_tokenizer(path) if path else ByteTokenizer()
-    if tok.vocab_size > lm.config.text_vocab_size:
-        raise ValueError(f"text tokenizer has {tok.vocab_size} tokens but lm.text_vocab_size="
-                         f"{lm.config.text_vocab_size}")
-    return tok
+def _record_start(r: _Run, init: dict, resumed: Path | None, changes: dict, skipped: list[dict]) -> None:
+    """train_config.json (the settings now in effect), the tokenizer, and a start or resume record."""
+    if r.info.is_main:
+        r.dir.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(r.cfg.to_dict(), indent=1) + "\n"
+        atomic_write(r.dir / "train_config.json", lambda p: Path(p).write_text(text), durable=True)
+        save_text_tokenizer(r.tokenizer, r.dir / "text_tokenizer.json")
+    r.log = MetricsLog(r.dir, enabled=r.info.is_main, resume_step=r.step if resumed else None)
+    if resumed is None:
+        r.log.write(0, {"event": "start", **{k: v for k, v in init.items() if k != "new"},
+                        "new_params": len(init.get("new", [])), "world_size": r.info.world_size,
+                        **({"skipped": skipped} if skipped else {})})
+    else:
+        r.log.write(r.step, {"event": "resume", "checkpoint": resumed.name, "world_size": r.info.world_size,
+                             "changed": {k: list(v) for k, v in changes.items()}, "skipped": skipped})
 
 
-def make_sources(cfg: TrainConfig, lm: TokenShuffleLM, device: torch.device):
-    """-> (train source, held-out source or None, VQ tokenizer or None)."""
-    vq = None
-    if cfg.vq:
-        from tokenshuffle.vq import VQTokenizer
+def train(cfg: TrainConfig, *, out: str | Path, resume: bool = False, progress: bool = True,
+          device: str | None = None) -> dict:
+    """Run (or resume) training into the folder ``out``; returns the last logged metrics.
 
-        vq = VQTokenizer.from_pretrained(cfg.vq, device=device)
-        if vq.codebook_size != lm.config.image_vocab_size:
-            raise ValueError(f"vq codebook_size={vq.codebook_size} != lm.image_vocab_size="
-                             f"{lm.config.image_vocab_size}")
-    n = cfg.num_samples or None
-    if cfg.data == "random":
-        grid, vocab = cfg.grid, lm.config.image_vocab_size
-        return (RandomCodes(grid=grid, vocab_size=vocab, seed=cfg.seed, num_samples=n),
-                RandomCodes(grid=grid, vocab_size=vocab, seed=cfg.eval_seed, num_samples=cfg.num_eval_samples), vq)
-    if cfg.data == "scenes":
-        kw = {"height": cfg.height, "width": cfg.width, "style": cfg.scene_style}
-        return (SceneCodes(vq, seed=cfg.seed, num_samples=n, **kw),
-                SceneCodes(vq, seed=cfg.eval_seed, num_samples=cfg.num_eval_samples, **kw), vq)
-    return ShardCodes(cfg.data), (ShardCodes(cfg.eval_data) if cfg.eval_data else None), vq
+    Raises ``TrainingStopped`` when the run stops itself and ``signals.Interrupted`` after saving on
+    SIGINT/SIGTERM."""
+    run = Path(out)
+    info = D.setup(device)
+    try:
+        with StopSignals() as signals:
+            return _train(cfg, run, resume=resume, progress=progress, info=info, signals=signals)
+    finally:
+        D.teardown()
 
 
-# -- the loop -------------------------------------------------------------------------------------
-def _save(run: Path, step: int, lm, optimizer, schedule, stream, counters, cfg, info, fsdp) -> None:
-    model_state = D.full_model_state(lm, info, fsdp=fsdp)
-    optim_state = D.full_optim_state(lm, optimizer, fsdp=fsdp)
-    if info.is_main:
-        sched = {k: v for k, v in schedule.state_dict().items() if k != "lr_lambdas"}
-        trainer = {"samples_seen": stream.position, "schedule": sched, "train_config": cfg.to_dict(),
-                   "world_size": info.world_size, **counters}
-        ckpt.save_checkpoint(run, step=step, lm_config=lm.config, model_state=model_state, optim_state=optim_state,
-                             trainer=trainer, keep_last=cfg.keep_last)
-    D.barrier(info)
+def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D.DistInfo,
+           signals: StopSignals) -> dict:
+    if not resume:
+        refuse_started(run, RUN_MARKERS)
+    path, skipped = resume_point(run, info) if resume else (None, [])
+    if path is None:
+        (lm, init), state, changes = build_lm(cfg), None, {}
+    else:
+        (lm, state, changes), init = load_resume_state(cfg, path, info), {}
+    r = _build(cfg, run, info, lm)
+    if state is not None:
+        _restore(r, state, path)
+    del state
+    _record_start(r, init, path, changes, skipped)
+    r.bar = tqdm(total=cfg.num_steps, initial=r.step, disable=not (progress and info.is_main), desc="train",
+                 dynamic_ncols=True)
+    try:
+        while r.step < cfg.num_steps:
+            metrics, grad_norm, lr, stop = _optimizer_step(r, signals)
+            _after_step(r, metrics, grad_norm, lr)
+            # One process stops at the boundary after the signal; several at the one after the all-reduce
+            # that carried it (a signal that came later in the step waits for the next one).
+            if (stop or (signals.requested and not info.enabled)) and r.step < cfg.num_steps:
+                _stop_on_signal(r, signals)
+    finally:
+        r.bar.close()
+    _finish(r)
+    return r.last
+
+
+# -- one step -------------------------------------------------------------------------------------
+def _optimizer_step(r: _Run, signals: StopSignals) -> tuple[dict, float, float, bool]:
+    """One update from ``batch_size`` samples -> (metrics averaged over ranks, grad norm, lr, stop?)."""
+    cfg, info = r.cfg, r.info
+    lr = lr_at(r.step, cfg)
+    set_lr(r.optimizer, lr)
+    micro = r.stream.next_step(global_batch=cfg.batch_size, grad_accum=cfg.grad_accum, rank=info.rank,
+                               world_size=info.world_size)
+    r.optimizer.zero_grad(set_to_none=True)
+    sums: dict[str, float] = {}
+    autocast = dict(device_type=info.device.type, dtype=r.dtype, enabled=r.dtype != torch.float32)
+    for texts, codes in micro:
+        negatives = None if r.negative is None else [r.negative(t) if t else None for t in texts]
+        batch = make_batch(texts, codes, lm=r.lm, negatives=negatives).to(info.device)
+        with torch.autocast(**autocast):
+            loss, metrics = r.model(batch)
+        (loss / cfg.grad_accum).backward()
+        for k, v in metrics.items():
+            sums[k] = sums.get(k, 0.0) + v / cfg.grad_accum
+    keys = sorted(sums)
+    # The stop request rides in the metrics' all-reduce: every rank learns of a signal any rank got
+    # in the same step, so all of them save (a collective under FSDP) and stop after the same step.
+    *values, stop = D.all_mean([sums[k] for k in keys] + [float(signals.requested)], info)
+    metrics = dict(zip(keys, values, strict=True))
+    grad_norm = math.nan
+    if math.isfinite(metrics["loss"]):
+        max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(r.lm.parameters(), max_norm)
+        grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+    if math.isfinite(grad_norm):
+        r.optimizer.step()
+        r.counters["bad_in_row"] = 0
+    else:  # a skipped update: data and schedule still advance, by design
+        r.counters["bad_in_row"] += 1
+        r.counters["num_bad"] += 1
+    r.step += 1
+    r.window[1] += cfg.batch_size
+    r.bar.update(1)
+    return metrics, grad_norm, lr, stop > 0
+
+
+def _after_step(r: _Run, metrics: dict, grad_norm: float, lr: float) -> None:
+    """Stop on a run of bad steps; log, evaluate, sample and checkpoint when due."""
+    cfg, step = r.cfg, r.step
+    if r.counters["bad_in_row"] >= cfg.max_bad_steps:
+        _save(r)
+        r.log.write(step, {"event": "stopped", **r.counters})
+        raise TrainingStopped(f"{r.counters['bad_in_row']} non-finite losses in a row at step {step} (max_bad_steps="
+                              f"{cfg.max_bad_steps}); checkpoint saved in {ckpt.checkpoint_dir(r.dir)} — lower lr, "
+                              "raise z_loss_weight or enable lm.qk_norm, then --resume")
+    due = {name: every and (step % every == 0 or step == cfg.num_steps)
+           for name, every in (("log", cfg.log_every), ("eval", cfg.eval_every), ("sample", cfg.sample_every),
+                               ("ckpt", cfg.ckpt_every))}
+    record = {}
+    if due["log"]:
+        elapsed = time.perf_counter() - r.window[0]
+        record.update(metrics, lr=lr, grad_norm=grad_norm, images_per_s=r.window[1] / max(elapsed, 1e-9),
+                      **r.counters)
+        r.window[:] = [time.perf_counter(), 0]
+        r.bar.set_postfix(loss=f"{metrics['loss']:.3f}", bits=f"{metrics['bits_per_token']:.3f}")
+    if due["eval"]:
+        record.update(_evaluate(r))
+    if record:
+        r.log.write(step, record)
+        r.last = {"step": step, **record}
+    if due["sample"] and r.vq is not None:
+        _write_samples(r)
+    if due["ckpt"]:
+        _save(r)
+
+
+def _evaluate(r: _Run) -> dict:
+    if r.eval_source is None:
+        return {}
+    cfg = r.cfg
+    nll = heldout_nll(r.lm, r.eval_source, tokenizer=r.tokenizer, forward=r.model,
+                      config=NLLConfig(num_samples=cfg.num_eval_samples,
+                                       batch_size=max(1, cfg.batch_size // (cfg.grad_accum * r.info.world_size))),
+                      autocast_dtype=r.dtype if r.dtype != torch.float32 else None)
+    return {"eval_bits_per_token": nll["bits_per_token"], "eval_image_ce": nll["image_ce"]}
+
+
+def _write_samples(r: _Run) -> None:
+    copy = _plain_copy(r.lm, r.info, r.fsdp)
+    if copy is None:
+        return
+    cfg, vq = r.cfg, r.vq
+    captions = first_captions(r.eval_source.get(list(range(cfg.num_sample_images)))[0])
+    (r.dir / "samples").mkdir(exist_ok=True)
+    write_sample_grid(copy, vq, r.dir / "samples" / f"step_{r.step:08d}.png", captions=captions,
+                      tokenizer=r.tokenizer, grid=(cfg.height // vq.downsample, cfg.width // vq.downsample),
+                      guidance_scale=cfg.sample_guidance_scale, seed=cfg.seed)
+
+
+# -- saving ---------------------------------------------------------------------------------------
+def _save(r: _Run) -> None:
+    """Checkpoint the current step (every rank calls this: the state gather is a collective)."""
+    if r.saved_step == r.step:
+        return
+    bad = D.nonfinite_names(r.lm, r.optimizer)
+    if D.any_rank(bool(bad), r.info):
+        kept = f"{r.saved} stays the newest checkpoint" if r.saved else "no checkpoint was written"
+        raise TrainingStopped(f"weights or optimiser moments are non-finite at step {r.step} "
+                              f"({', '.join(bad[:3]) or 'on another rank'}); not saved, {kept} — lower lr, raise "
+                              "z_loss_weight or enable lm.qk_norm, then --resume")
+    model_state = D.full_model_state(r.lm, r.info, fsdp=r.fsdp)
+    optim_state = D.full_optim_state(r.lm, r.optimizer, fsdp=r.fsdp)
+    if r.info.is_main:
+        trainer = {"samples_seen": r.stream.position, "train_config": r.cfg.to_dict(),
+                   "world_size": r.info.world_size, **r.counters}
+        try:
+            r.saved = ckpt.save_checkpoint(r.dir, step=r.step, lm_config=r.lm.config, model_state=model_state,
+                                           optim_state=optim_state, trainer=trainer, keep_last=r.cfg.keep_last)
+        except NonFiniteState as exc:  # the local check above makes this unreachable; kept as the last guard
+            raise TrainingStopped(f"not saved at step {r.step}: {exc}") from None
+    r.saved_step = r.step
+    D.barrier(r.info)
+
+
+def _stop_on_signal(r: _Run, signals: StopSignals) -> None:
+    _save(r)
+    signum = signals.signum or signal.SIGTERM  # another rank got it
+    name = signals.name or "SIGTERM"
+    r.log.write(r.step, {"event": "interrupted", "signal": name})
+    r.log.close()
+    D.barrier(r.info)
+    raise Interrupted(f"{name} at step {r.step}: saved {ckpt.checkpoint_dir(r.dir) / f'step_{r.step:08d}'}; "
+                      "run the same command with --resume to continue", signum=signum)
 
 
 def _plain_copy(lm: TokenShuffleLM, info, fsdp: bool) -> TokenShuffleLM | None:
@@ -134,138 +307,10 @@ def _plain_copy(lm: TokenShuffleLM, info, fsdp: bool) -> TokenShuffleLM | None:
     return copy.to(info.device)
 
 
-def train(cfg: TrainConfig, *, out: str | Path, resume: bool = False, progress: bool = True,
-          device: str | None = None) -> dict:
-    """Run (or resume) training into the folder ``out``; returns the last logged metrics."""
-    run = Path(out)
-    info = D.setup(device)
-    try:
-        return _train(cfg, run, resume=resume, progress=progress, info=info)
-    finally:
-        D.teardown()
-
-
-def _train(cfg: TrainConfig, run: Path, *, resume: bool, progress: bool, info: D.DistInfo) -> dict:
-    latest = ckpt.latest_checkpoint(run)
-    if latest is not None and not resume:
-        raise ValueError(f"{run} already holds checkpoints (latest {latest.name}); pass --resume to continue "
-                         "or choose another --out")
-    if resume and latest is None:
-        raise ValueError(f"--resume: no checkpoint in {ckpt.checkpoint_dir(run)}")
-    lm, init = build_lm(cfg)
-    state = None
-    if resume:
-        state = ckpt.load_checkpoint(latest)
-        if state["lm_config"] != lm.config:
-            raise ValueError(f"checkpoint {latest} was written for a different model (its config.json differs "
-                             "from this run's lm settings)")
-        load_state_strict(lm, state["model"], source=str(latest))
-    tokenizer = load_tokenizer(cfg, lm)
-    lm.to(info.device)
-    fsdp = D.uses_fsdp(cfg, info)
-    model = D.wrap(lm, cfg, info)
-    optimizer = build_optimizer(lm, cfg)
-    schedule = build_schedule(optimizer, cfg)
-    step, counters = 0, {"bad_in_row": 0, "num_bad": 0}
-    train_source, eval_source, vq = make_sources(cfg, lm, info.device)
-    stream = BatchStream(train_source, tokenizer=tokenizer, seed=cfg.seed, caption_dropout=cfg.caption_dropout,
-                         caption_choice=cfg.caption_choice)
-    negative = SwapNegatives.named(cfg.contrast, tokenizer=tokenizer) if cfg.contrast else None
-    if state is not None:
-        D.load_optim_state(lm, optimizer, state["optim"], fsdp=fsdp)
-        schedule.load_state_dict({**state["trainer"]["schedule"], "lr_lambdas": [None] * len(optimizer.param_groups)})
-        step, stream.position = state["trainer"]["step"], state["trainer"]["samples_seen"]
-        counters = {k: state["trainer"][k] for k in counters}
-        ckpt.set_rng_state(state["rng"], state["trainer"]["rng"])
-    if info.is_main:
-        run.mkdir(parents=True, exist_ok=True)
-        (run / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
-        save_text_tokenizer(tokenizer, run / "text_tokenizer.json")
-    log = MetricsLog(run, enabled=info.is_main, step=step)
-    if step == 0:
-        log.write(0, {"event": "start", **{k: v for k, v in init.items() if k != "new"},
-                      "new_params": len(init.get("new", [])), "world_size": info.world_size})
-    dtype = D.resolve_dtype(cfg, info)
-    autocast = dict(device_type=info.device.type, dtype=dtype, enabled=dtype != torch.float32)
-    bar = tqdm(total=cfg.num_steps, initial=step, disable=not (progress and info.is_main), desc="train",
-               dynamic_ncols=True)
-    last: dict = {}
-    window_start, window_images = time.perf_counter(), 0
-
-    def evaluate() -> dict:
-        if eval_source is None:
-            return {}
-        nll = heldout_nll(lm, eval_source, tokenizer=tokenizer, forward=model,
-                          config=NLLConfig(num_samples=cfg.num_eval_samples,
-                                           batch_size=max(1, cfg.batch_size // (cfg.grad_accum * info.world_size))),
-                          autocast_dtype=dtype if dtype != torch.float32 else None)
-        return {"eval_bits_per_token": nll["bits_per_token"], "eval_image_ce": nll["image_ce"]}
-
-    while step < cfg.num_steps:
-        micro = stream.next_step(global_batch=cfg.batch_size, grad_accum=cfg.grad_accum, rank=info.rank,
-                                 world_size=info.world_size)
-        optimizer.zero_grad(set_to_none=True)
-        sums: dict[str, float] = {}
-        for texts, codes in micro:
-            negatives = None if negative is None else [negative(t) if t else None for t in texts]
-            batch = make_batch(texts, codes, lm=lm, negatives=negatives).to(info.device)
-            with torch.autocast(**autocast):
-                loss, metrics = model(batch)
-            (loss / cfg.grad_accum).backward()
-            for k, v in metrics.items():
-                sums[k] = sums.get(k, 0.0) + v / cfg.grad_accum
-        keys = sorted(sums)
-        metrics = dict(zip(keys, D.all_mean([sums[k] for k in keys], info), strict=True))
-        grad_norm = math.nan
-        if math.isfinite(metrics["loss"]):
-            max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
-            norm = torch.nn.utils.clip_grad_norm_(lm.parameters(), max_norm)
-            grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
-        if math.isfinite(grad_norm):
-            optimizer.step()
-            counters["bad_in_row"] = 0
-        else:
-            counters["bad_in_row"] += 1
-            counters["num_bad"] += 1
-        with warnings.catch_warnings():  # a skipped update still advances the schedule, by design
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
-            schedule.step()
-        step += 1
-        window_images += cfg.batch_size
-        bar.update(1)
-        if counters["bad_in_row"] >= cfg.max_bad_steps:
-            _save(run, step, lm, optimizer, schedule, stream, counters, cfg, info, fsdp)
-            log.write(step, {"event": "stopped", **counters})
-            raise TrainingStopped(f"{counters['bad_in_row']} non-finite losses in a row at step {step} (max_bad_steps="
-                                  f"{cfg.max_bad_steps}); checkpoint saved in {ckpt.checkpoint_dir(run)} — lower lr, "
-                                  "raise z_loss_weight or enable lm.qk_norm, then --resume")
-        record = {}
-        if step % cfg.log_every == 0 or step == cfg.num_steps:
-            elapsed = time.perf_counter() - window_start
-            record.update(metrics, lr=schedule.get_last_lr()[0], grad_norm=grad_norm,
-                          images_per_s=window_images / max(elapsed, 1e-9), **counters)
-            window_start, window_images = time.perf_counter(), 0
-            bar.set_postfix(loss=f"{metrics['loss']:.3f}", bits=f"{metrics['bits_per_token']:.3f}")
-        if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.num_steps):
-            record.update(evaluate())
-        if record:
-            log.write(step, record)
-            last = {"step": step, **record}
-        if cfg.sample_every and vq is not None and (step % cfg.sample_every == 0 or step == cfg.num_steps):
-            copy = _plain_copy(lm, info, fsdp)
-            if copy is not None:
-                captions = first_captions(eval_source.get(list(range(cfg.num_sample_images)))[0])
-                (run / "samples").mkdir(exist_ok=True)
-                write_sample_grid(copy, vq, run / "samples" / f"step_{step:08d}.png", captions=captions,
-                                  tokenizer=tokenizer, grid=(cfg.height // vq.downsample, cfg.width // vq.downsample),
-                                  guidance_scale=cfg.sample_guidance_scale, seed=cfg.seed)
-        if step % cfg.ckpt_every == 0 or step == cfg.num_steps:
-            _save(run, step, lm, optimizer, schedule, stream, counters, cfg, info, fsdp)
-    bar.close()
-    copy = _plain_copy(lm, info, fsdp)
+def _finish(r: _Run) -> None:
+    copy = _plain_copy(r.lm, r.info, r.fsdp)
     if copy is not None:
-        save_lm(copy, run / "lm")
-        save_text_tokenizer(tokenizer, run / "lm" / "text_tokenizer.json")
-    log.close()
-    D.barrier(info)
-    return last
+        save_lm(copy, r.dir / "lm")
+        save_text_tokenizer(r.tokenizer, r.dir / "lm" / "text_tokenizer.json")
+    r.log.close()
+    D.barrier(r.info)

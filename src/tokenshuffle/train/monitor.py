@@ -14,20 +14,23 @@ from tokenshuffle.serialization import atomic_write
 
 
 class MetricsLog:
-    """Appends one JSON object per record to ``<run>/metrics.jsonl``; mirrors scalars to TensorBoard."""
+    """Appends one JSON object per record to ``<run>/metrics.jsonl``; mirrors scalars to TensorBoard.
 
-    def __init__(self, run: Path, *, enabled: bool, step: int = 0) -> None:
+    ``resume_step``: the step of the checkpoint a resumed run starts from (records after it are
+    dropped); None for a run starting at step 0, which drops any records a killed first try left."""
+
+    def __init__(self, run: Path, *, enabled: bool, resume_step: int | None = None) -> None:
         self.enabled = enabled
         self.path = run / "metrics.jsonl"
         self.writer = None
         if not enabled:
             return
         if self.path.exists():
-            self._truncate_after(step)
+            self._truncate_after(-1 if resume_step is None else resume_step)
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run / "tb"), purge_step=step or None)
+            self.writer = SummaryWriter(str(run / "tb"), purge_step=resume_step or None)
         except ImportError:  # tensorboard is optional
             self.writer = None
 

@@ -1,21 +1,17 @@
-"""AdamW (fused where torch has the kernel: CPU and CUDA) and the warm-up + cosine learning-rate schedule."""
+"""AdamW (fused where torch has the kernel: CPU and CUDA) and its per-step settings.
+
+The learning rate is ``schedules.warmup_cosine_lr`` of the step and the current config, set before
+every step, and betas and weight decay are set from the config after a resume: a resumed run follows
+its current settings, never ones restored from the checkpoint (see ``run_folder``).
+"""
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
 
+from tokenshuffle.schedules import warmup_cosine_lr
 from tokenshuffle.train.config import TrainConfig
-
-
-def lr_factor(step: int, *, warmup_steps: int, num_steps: int, min_lr_ratio: float) -> float:
-    """Multiplier of the peak lr at optimiser step ``step``: linear warm-up, then cosine to min_lr_ratio."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    progress = min(1.0, (step - warmup_steps) / max(1, num_steps - warmup_steps))
-    return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def param_groups(model: nn.Module, *, weight_decay: float) -> list[dict]:
@@ -47,8 +43,19 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     return adamw(groups, lr=cfg.lr, betas=cfg.betas)
 
 
-def build_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
-    def factor(step: int) -> float:
-        return lr_factor(step, warmup_steps=cfg.warmup_steps, num_steps=cfg.num_steps, min_lr_ratio=cfg.min_lr_ratio)
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    return warmup_cosine_lr(step, peak=cfg.lr, warmup_steps=cfg.warmup_steps, num_steps=cfg.num_steps,
+                            min_lr_ratio=cfg.min_lr_ratio)
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def apply_settings(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> None:
+    """Betas and weight decay from ``cfg`` (after loading a checkpoint's optimiser state, which carries
+    the values it was saved with). Groups are ``param_groups``' order: decayed first."""
+    for group, decay in zip(optimizer.param_groups, (cfg.weight_decay, 0.0), strict=True):
+        group["betas"] = cfg.betas
+        group["weight_decay"] = decay

@@ -13,8 +13,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-from tokenshuffle.errors import check_choice, check_range
-from tokenshuffle.recipes import check_fields
+from tokenshuffle.errors import check_choice, check_fields, check_range
 
 _PRESETS: dict[str, dict] = {
     "vq-16": dict(channel_mult=(1, 1, 2, 2, 4)),

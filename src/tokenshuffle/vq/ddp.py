@@ -86,6 +86,15 @@ def all_sum_(tensor: torch.Tensor, info: VQDist) -> torch.Tensor:
     return tensor
 
 
+def any_rank(flag: bool, info: VQDist) -> bool:
+    """True on every rank when it is true on one (a stop signal one rank received)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=info.device)
+    dist.all_reduce(t)
+    return bool(t.item() > 0)
+
+
 def broadcast_module(module: nn.Module | None, info: VQDist, *, buffers_only: bool = False) -> None:
     """Every rank takes rank 0's parameters and buffers (after a change only rank 0 made). With
     ``buffers_only``, as DDP does each step: the discriminator's BatchNorm statistics, which each rank

@@ -4,9 +4,15 @@ Loss: L1 + L2 reconstruction, codebook + commitment (beta in ``VQConfig``), and 
 PatchGAN hinge loss from ``disc_start`` on. Dead-code restart moves codes that went unused for
 ``restart_every`` steps onto recent encoder outputs, which keeps usage high without an entropy
 loss. Everything needed to resume (weights, EMA, optimizer, discriminator, counters) is saved to
-``DIR/checkpoint``; the tokenizer itself (EMA weights when EMA is on) to ``DIR`` as
-config.json + model.safetensors. Under torchrun each rank trains on its own stream of
-``batch_size / world_size`` images with gradients averaged over ranks (``vq.ddp``); rank 0 writes.
+``DIR/checkpoint`` (verified on load, ``vq.checkpoint``); the tokenizer itself (EMA weights when EMA
+is on) to ``DIR`` as config.json + model.safetensors. Under torchrun each rank trains on its own stream
+of ``batch_size / world_size`` images with gradients averaged over ranks (``vq.ddp``); rank 0 writes.
+
+Resuming follows ``tokenshuffle.run_folder``, as ``train`` does: ``resume=True`` continues from the
+checkpoint (step 0 if there is none yet), applying every setting changed since it and recording the
+changes; changes to ``vq.*``, ``init_from`` or ``train_parts`` are refused; without ``resume`` a
+folder that holds a run is refused. SIGINT/SIGTERM save after the current step and raise
+``signals.Interrupted``. Non-finite weights are never saved (``integrity.NonFiniteState``).
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import math
 import os
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,7 +31,12 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from tokenshuffle.image_metrics import psnr
+from tokenshuffle.integrity import NonFiniteState
+from tokenshuffle.run_folder import changed_settings, describe_changes, refuse_fixed, refuse_started
+from tokenshuffle.schedules import warmup_cosine_lr
 from tokenshuffle.serialization import atomic_write
+from tokenshuffle.signals import Interrupted, StopSignals
 from tokenshuffle.vq import ddp
 from tokenshuffle.vq.autoencoder import VQTokenizer
 from tokenshuffle.vq.checkpoint import has_state, load_state, save_state
@@ -38,18 +49,13 @@ from tokenshuffle.vq.train_config import VQTrainConfig
 _LATENT_POOL = 16384
 
 
+RUN_MARKERS = ("checkpoint", "log.jsonl", "train_config.json", "model.safetensors")
+FIXED_ON_RESUME = ("vq", "init_from", "train_parts")  # what the checkpoint's weights and optimiser fix
+
+
 def lr_at(cfg: VQTrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay to ``lr * min_lr_ratio``."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = (step - cfg.warmup_steps) / max(1, cfg.num_steps - cfg.warmup_steps)
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
-
-
-def psnr(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR in dB for images in [-1, 1] (peak-to-peak 2)."""
-    mse = (recon.float().clamp(-1, 1) - target.float()).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(4.0 / mse.clamp_min(1e-10))
+    return warmup_cosine_lr(step, peak=cfg.lr, warmup_steps=cfg.warmup_steps, num_steps=cfg.num_steps,
+                            min_lr_ratio=cfg.min_lr_ratio)
 
 
 def save_grid(path: Path, originals: torch.Tensor, recons: torch.Tensor) -> None:
@@ -82,7 +88,7 @@ class _Trainer:
         if cfg.disc_weight > 0:
             self.disc = PatchDiscriminator(channels=cfg.disc_channels).to(device)
             self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=cfg.disc_lr, betas=cfg.betas)
-        self.step = 0
+        self.step = self.saved_step = 0
         self.usage = torch.zeros(cfg.vq.codebook_size, dtype=torch.long, device=device)
         self.window_used = 0.0  # fraction of codes used in the last complete restart window
         self.restart_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
@@ -107,6 +113,12 @@ class _Trainer:
         if self.disc is not None and "disc" in s:
             self.disc.load_state_dict(s["disc"])
             self.opt_d.load_state_dict(s["opt_d"])
+        # The loaded optimiser states carry the hyper-parameters they were saved with; the current
+        # settings win (the lr is set every step from the schedule).
+        for group in self.opt.param_groups:
+            group["betas"], group["weight_decay"] = self.cfg.betas, self.cfg.weight_decay
+        for group in self.opt_d.param_groups if self.opt_d is not None else ():
+            group["betas"], group["lr"] = self.cfg.betas, self.cfg.disc_lr
 
     def _parent(self, folder: str) -> VQTokenizer:
         parent = VQTokenizer.from_pretrained(folder)
@@ -136,8 +148,13 @@ class _Trainer:
         return self.ema if self.ema is not None else self.model
 
     def save(self) -> None:
-        save_state(self.out / "checkpoint", self.state())
+        try:
+            save_state(self.out / "checkpoint", self.state())
+        except NonFiniteState as exc:
+            raise NonFiniteState(f"weights are non-finite at step {self.step} ({exc}); not saved, the last "
+                                 "checkpoint is kept — lower lr or raise grad_clip, then --resume") from None
         self.tokenizer().save_pretrained(self.out)
+        self.saved_step = self.step
 
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
         cfg, model = self.cfg, self.model
@@ -186,7 +203,7 @@ class _Trainer:
                 model.quantizer.init_from_latents(torch.cat(self.pool), generator=self.restart_gen)
             ddp.broadcast_module(model.quantizer, self.info)
             self.usage.zero_()
-        stats["psnr"] = psnr(out.recon.detach(), x).mean().item()
+        stats["psnr"] = psnr(out.recon.detach().clamp(-1, 1), x, data_range=2.0).mean().item()
         self.step += 1
         return stats
 
@@ -222,9 +239,47 @@ class _Trainer:
         self.model.train()
 
 
+def _say(line: str) -> None:
+    print(f"tokenshuffle train-vq: {line}", file=sys.stderr, flush=True)
+
+
+def _step_of(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):  # a line cut by a kill, or not a record
+        return None
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log records after ``step`` (all of them for -1): what a killed try wrote past its checkpoint."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text().splitlines() if (_step_of(line) or step + 1) <= step]
+    atomic_write(path, lambda p: Path(p).write_text("".join(line + "\n" for line in kept)))
+
+
+def _start(trainer: _Trainer, cfg: VQTrainConfig, out: Path, *, resume: bool, device: torch.device) -> dict | None:
+    """Load the checkpoint (resume) or the parent's weights; -> the resume record for the log, or None."""
+    if not resume:
+        refuse_started(out, RUN_MARKERS)
+    if resume and has_state(out / "checkpoint"):
+        state = load_state(out / "checkpoint", device=device)
+        changes = changed_settings(state.get("config", {}), cfg.to_dict())
+        refuse_fixed(changes, fixed=FIXED_ON_RESUME, checkpoint=out / "checkpoint")
+        trainer.load(state)
+        applied = f"; changed settings applied from here on: {describe_changes(changes)}" if changes else ""
+        _say(f"resuming from {out / 'checkpoint'} (step {trainer.step}){applied}")
+        return {"step": trainer.step, "event": "resume", "changed": {k: list(v) for k, v in changes.items()}}
+    if resume:
+        _say(f"--resume: no checkpoint in {out / 'checkpoint'} yet; starting at step 0")
+    if cfg.init_from:
+        trainer.init_weights(cfg.init_from)
+    return None
+
+
 def train_vq(cfg: VQTrainConfig, *, out: str | Path, device: str | torch.device | None = None,
-             resume: bool = True) -> Path:
-    """Train a tokenizer with ``cfg``; resumes from ``out/checkpoint`` when it exists. Returns ``out``.
+             resume: bool = False) -> Path:
+    """Train a tokenizer with ``cfg`` into ``out`` (``resume``: continue its checkpoint). Returns ``out``.
     Under torchrun every rank calls this; ``batch_size`` is the global batch."""
     info = ddp.setup(device)
     try:
@@ -233,7 +288,8 @@ def train_vq(cfg: VQTrainConfig, *, out: str | Path, device: str | torch.device 
         ddp.teardown()
 
 
-def _start(cfg: VQTrainConfig, out: Path, info: ddp.VQDist, resume: bool) -> _Trainer:
+def _prepare(cfg: VQTrainConfig, out: Path, info: ddp.VQDist, *, resume: bool) -> tuple[_Trainer, dict | None]:
+    """The trainer, loaded on every rank and equal to rank 0's; -> (trainer, the resume record or None)."""
     if cfg.batch_size % info.world_size:
         raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the number of processes "
                          f"{info.world_size}")
@@ -241,20 +297,19 @@ def _start(cfg: VQTrainConfig, out: Path, info: ddp.VQDist, resume: bool) -> _Tr
         out.mkdir(parents=True, exist_ok=True)
     ddp.barrier(info)
     trainer = _Trainer(cfg, out, info)
-    if resume and has_state(out / "checkpoint"):
-        trainer.load(load_state(out / "checkpoint", device=info.device))
-    elif cfg.init_from:
-        trainer.init_weights(cfg.init_from)
+    record = _start(trainer, cfg, out, resume=resume, device=info.device)
     for module in (trainer.model, trainer.ema, trainer.disc):  # every rank starts from rank 0's weights
         ddp.broadcast_module(module, info)
+    ddp.barrier(info)  # every rank has checked the folder before rank 0 writes into it
     if info.is_main:
-        atomic_write(out / "train_config.json", lambda p: Path(p).write_text(json.dumps(cfg.to_dict(), indent=2)))
-    return trainer
+        _truncate_log(out / "log.jsonl", trainer.step if record else -1)
+        text = json.dumps(cfg.to_dict(), indent=2)
+        atomic_write(out / "train_config.json", lambda p: Path(p).write_text(text), durable=True)
+    return trainer, record
 
 
 def _train_vq(cfg: VQTrainConfig, *, out: Path, info: ddp.VQDist, resume: bool) -> Path:
-    device = info.device
-    trainer = _start(cfg, out, info, resume)
+    trainer, record = _prepare(cfg, out, info, resume=resume)
     skipped: Counter = Counter()
     # A resumed run restarts the data stream from (seed, step, rank): reproducible, not bit-identical.
     batches = training_batches(cfg.data, image_sizes=cfg.image_sizes, crop_size=cfg.crop_size,
@@ -263,31 +318,47 @@ def _train_vq(cfg: VQTrainConfig, *, out: Path, info: ddp.VQDist, resume: bool) 
     sample_batch = next(training_batches(cfg.data, image_sizes=(min(cfg.image_sizes),), crop_size=0,
                                          batch_size=4, seed=cfg.seed + 10**6))
     trainer.model.train()
-    bar = tqdm(total=cfg.num_steps, initial=trainer.step, desc="train-vq", unit="step", dynamic_ncols=True,
-               disable=not info.is_main)
-    start = time.time()
-    with open(out / "log.jsonl", "a") if info.is_main else open(os.devnull, "w") as log:
-        while trainer.step < cfg.num_steps:
-            stats = trainer.train_step(next(batches).to(device))
-            bar.update(1)
-            if trainer.step % cfg.log_every == 0 or trainer.step == cfg.num_steps:
-                used = trainer.window_used
-                bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", used=f"{used:.0%}",
-                                skipped=sum(skipped.values()))
-                log.write(json.dumps({"step": trainer.step, "lr": lr_at(cfg, trainer.step - 1), "used": used,
-                                      "elapsed_s": round(time.time() - start, 1), **stats,
-                                      "skipped": dict(skipped)}) + "\n")
-                log.flush()
-            if info.is_main and (trainer.step % cfg.sample_every == 0 or trainer.step == cfg.num_steps):
-                trainer.write_samples(sample_batch.to(device))
-            if trainer.step % cfg.ckpt_every == 0 or trainer.step == cfg.num_steps:
-                if info.is_main:
-                    trainer.save()
-                ddp.barrier(info)
-    bar.close()
+    with open(out / "log.jsonl" if info.is_main else os.devnull, "a") as log, StopSignals() as signals:
+        if record:
+            log.write(json.dumps(record) + "\n")
+        _loop(trainer, batches, sample_batch.to(info.device), log, signals, skipped)
     if info.is_main and not (out / "model.safetensors").is_file():
         trainer.save()
     if info.is_main and skipped:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
-        print(f"train-vq: skipped {sum(skipped.values())} unusable images on rank 0 ({reasons})")
+        _say(f"skipped {sum(skipped.values())} unusable images on rank 0 ({reasons})")
     return out
+
+
+def _loop(trainer: _Trainer, batches, sample_batch: torch.Tensor, log, signals: StopSignals, skipped: Counter) -> None:
+    cfg, info = trainer.cfg, trainer.info
+    bar = tqdm(total=cfg.num_steps, initial=trainer.step, desc="train-vq", unit="step", dynamic_ncols=True,
+               disable=not info.is_main)
+    start = time.time()
+    try:
+        while trainer.step < cfg.num_steps:
+            stats = trainer.train_step(next(batches).to(trainer.device))
+            bar.update(1)
+            step = trainer.step
+            if step % cfg.log_every == 0 or step == cfg.num_steps:
+                used = trainer.window_used
+                bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", used=f"{used:.0%}",
+                                skipped=sum(skipped.values()))
+                log.write(json.dumps({"step": step, "lr": lr_at(cfg, step - 1), "used": used,
+                                      "elapsed_s": round(time.time() - start, 1), **stats,
+                                      "skipped": dict(skipped)}) + "\n")
+                log.flush()
+            if info.is_main and (step % cfg.sample_every == 0 or step == cfg.num_steps):
+                trainer.write_samples(sample_batch)
+            if step % cfg.ckpt_every == 0 or step == cfg.num_steps:
+                if info.is_main:
+                    trainer.save()
+                ddp.barrier(info)
+            if ddp.any_rank(signals.requested, info) and step < cfg.num_steps:  # every rank stops at one step
+                if info.is_main and trainer.saved_step != step:
+                    trainer.save()
+                log.write(json.dumps({"step": step, "event": "interrupted", "signal": signals.name}) + "\n")
+                raise Interrupted(f"{signals.name} at step {step}: saved {trainer.out / 'checkpoint'}; run the "
+                                  "same command with --resume to continue", signum=signals.signum)
+    finally:
+        bar.close()

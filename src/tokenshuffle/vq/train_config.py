@@ -1,6 +1,6 @@
 """VQTrainConfig: everything a ``tokenshuffle train-vq`` run needs, plus named recipes and overrides.
 
-Recipes live in ``configs/vq_<name>.py`` (dashes become underscores), each defining ``CONFIG``;
+Recipes ship in ``tokenshuffle/recipes/vq_<name>.py`` (named with dashes for underscores), each defining ``CONFIG``;
 ``--set key=value`` overrides fields, ``--set vq.codebook_size=2048`` reaches into the tokenizer.
 """
 
@@ -10,8 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from tokenshuffle import recipes
-from tokenshuffle.errors import check_choice, check_range
-from tokenshuffle.recipes import apply_overrides, check_fields
+from tokenshuffle.errors import check_choice, check_fields, check_range
+from tokenshuffle.recipes import apply_overrides
 from tokenshuffle.vq.config import VQConfig
 
 TRAIN_PARTS = ("all", "decoder", "encoder")
@@ -129,5 +129,5 @@ def recipe_names() -> list[str]:
 
 
 def load_recipe(name: str) -> VQTrainConfig:
-    """``configs/vq_<name>.py``'s ``CONFIG`` (or a path to such a file)."""
+    """The shipped recipe ``tokenshuffle/recipes/vq_<name>.py``, or a user's own ``.py`` path: its ``CONFIG``."""
     return recipes.load_recipe(name, prefix="vq", cls=VQTrainConfig)

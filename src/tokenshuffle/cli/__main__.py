@@ -1,0 +1,5 @@
+import sys
+
+from tokenshuffle.cli import main
+
+sys.exit(main())

@@ -1,0 +1,92 @@
+"""Building a ``tokenshuffle train`` run: the model (fresh, from a parent stage or a Hugging Face
+Llama), its text tokenizer and its data sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tokenshuffle.model.io import read_lm_state
+from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.text import ByteTokenizer, load_text_tokenizer
+from tokenshuffle.train import checkpoint as ckpt
+from tokenshuffle.train.batches import RandomCodes, SceneCodes, ShardCodes
+from tokenshuffle.train.config import TrainConfig
+
+
+# -- building the model ---------------------------------------------------------------------------
+def resolve_parent(path: str) -> Path:
+    """A parent stage: an LM folder, or a run folder (its final ``lm/`` or else its latest checkpoint)."""
+    p = Path(path)
+    if (p / ckpt.CONFIG_NAME).is_file():
+        return p
+    if (p / "lm" / ckpt.CONFIG_NAME).is_file():
+        return p / "lm"
+    latest, skipped = ckpt.newest_good_checkpoint(p)
+    if latest is None:
+        why = f" ({skipped[0][1]})" if skipped else ""
+        raise FileNotFoundError(f"init_from={path}: no LM folder, run/lm or verified run/checkpoints/step_* "
+                                f"found{why}")
+    return latest
+
+
+def carry_over(lm: TokenShuffleLM, parent: Path) -> dict:
+    """Copy every parent weight whose name and shape match (decoder, embeddings, heads); the rest
+    (e.g. the shuffle MLPs a stage-1 s=1 parent never had) keeps its fresh init."""
+    config, state = read_lm_state(parent)
+    for name in ("text_vocab_size", "max_grid_size", "image_vocab_size", "dim", "num_layers"):
+        if getattr(config, name) != getattr(lm.config, name):
+            raise ValueError(f"init_from={parent}: parent {name}={getattr(config, name)} differs from this "
+                             f"stage's {getattr(lm.config, name)}; the stages must share vocabulary and decoder")
+    own = lm.state_dict()
+    carried = [k for k in own if k in state and state[k].shape == own[k].shape]
+    for k in carried:
+        own[k].copy_(state[k])
+    return {"carried": len(carried), "new": sorted(set(own) - set(carried))}
+
+
+def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:
+    if cfg.init_hf_llama:
+        from tokenshuffle.hf_llama import lm_from_hf_llama
+
+        return lm_from_hf_llama(cfg.init_hf_llama, base=cfg.lm, seed=cfg.seed), {"init": cfg.init_hf_llama}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        lm = TokenShuffleLM(cfg.lm)
+    if cfg.init_from:
+        return lm, {"init": cfg.init_from, **carry_over(lm, resolve_parent(cfg.init_from))}
+    return lm, {"init": "scratch"}
+
+
+def load_tokenizer(cfg: TrainConfig, lm: TokenShuffleLM):
+    path = cfg.text_tokenizer
+    if not path and cfg.init_hf_llama and (Path(cfg.init_hf_llama) / "tokenizer.json").is_file():
+        path = str(Path(cfg.init_hf_llama) / "tokenizer.json")
+    tok = load_text_tokenizer(path) if path else ByteTokenizer()
+    if tok.vocab_size > lm.config.text_vocab_size:
+        raise ValueError(f"text tokenizer has {tok.vocab_size} tokens but lm.text_vocab_size="
+                         f"{lm.config.text_vocab_size}")
+    return tok
+
+
+def make_sources(cfg: TrainConfig, lm: TokenShuffleLM, device: torch.device):
+    """-> (train source, held-out source or None, VQ tokenizer or None)."""
+    vq = None
+    if cfg.vq:
+        from tokenshuffle.vq import VQTokenizer
+
+        vq = VQTokenizer.from_pretrained(cfg.vq, device=device)
+        if vq.codebook_size != lm.config.image_vocab_size:
+            raise ValueError(f"vq codebook_size={vq.codebook_size} != lm.image_vocab_size="
+                             f"{lm.config.image_vocab_size}")
+    n = cfg.num_samples or None
+    if cfg.data == "random":
+        grid, vocab = cfg.grid, lm.config.image_vocab_size
+        return (RandomCodes(grid=grid, vocab_size=vocab, seed=cfg.seed, num_samples=n),
+                RandomCodes(grid=grid, vocab_size=vocab, seed=cfg.eval_seed, num_samples=cfg.num_eval_samples), vq)
+    if cfg.data == "scenes":
+        kw = {"height": cfg.height, "width": cfg.width, "style": cfg.scene_style}
+        return (SceneCodes(vq, seed=cfg.seed, num_samples=n, **kw),
+                SceneCodes(vq, seed=cfg.eval_seed, num_samples=cfg.num_eval_samples, **kw), vq)
+    return ShardCodes(cfg.data), (ShardCodes(cfg.eval_data) if cfg.eval_data else None), vq
