@@ -1,5 +1,9 @@
 """Initialise TokenShuffleLM from a local Hugging Face Llama folder (config.json + *.safetensors).
 
+Llama 1-3.x shapes load: plain RoPE or Llama 3.1's "llama3" frequency scaling, grouped-query
+attention, tied embeddings (Llama-3.2-1B/3B store no lm_head; its output rows start as a copy of the
+embedding). The folder's ``tokenizer.json`` becomes the text tokenizer (``train.loop.load_tokenizer``).
+
 The decoder takes the Llama weights one to one (our RoPE pairs dimension i with i + hd/2, the
 ``transformers`` convention, so q/k need no permutation). The vocabulary grows: Llama's text tokens
 keep their rows in the embedding and output layers; the new rows (PAD/BOS/SOI/EOI, grid tokens,
@@ -17,7 +21,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from tokenshuffle.model.config import LMConfig
+from tokenshuffle.model.config import ROPE_SCALING_KEYS, LMConfig
 from tokenshuffle.model.lm import TokenShuffleLM
 
 _LAYER_MAP = {
@@ -44,10 +48,11 @@ def llama_lm_config(hf: dict, *, base: LMConfig) -> LMConfig:
     """``base`` (image vocabulary, grid sizes, shuffle window, sequence length) with Llama's decoder shape."""
     if hf.get("model_type") not in ("llama", None):
         raise ValueError(f"init_hf_llama: model_type {hf.get('model_type')!r} is not 'llama'")
+    # transformers < 5 writes "rope_scaling" (None for plain RoPE), 5 and later "rope_parameters".
     rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
     rope_type = rope.get("rope_type", rope.get("type", "default"))
-    if rope_type != "default":
-        raise ValueError(f"init_hf_llama: rope type {rope_type!r} is not supported (only 'default')")
+    if rope_type not in ("default", "llama3"):
+        raise ValueError(f"init_hf_llama: rope type {rope_type!r} is not supported (only 'default' and 'llama3')")
     if hf.get("hidden_act", "silu") != "silu" or hf.get("attention_bias") or hf.get("mlp_bias"):
         raise ValueError("init_hf_llama: only silu activations without attention/MLP biases are supported")
     dim, heads = hf["hidden_size"], hf["num_attention_heads"]
@@ -62,6 +67,8 @@ def llama_lm_config(hf: dict, *, base: LMConfig) -> LMConfig:
         ffn_hidden=hf["intermediate_size"],
         norm_eps=hf.get("rms_norm_eps", 1e-6),
         rope_theta=float(rope.get("rope_theta", hf.get("rope_theta", 10000.0))),
+        rope_scaling={"rope_type": "llama3", **{k: rope[k] for k in ROPE_SCALING_KEYS}} if rope_type == "llama3"
+        else None,
         text_vocab_size=hf["vocab_size"],
     )
 

@@ -75,16 +75,21 @@ class WordTokenizer:
 
 
 class HFTokenizer:
-    """A ``tokenizers`` tokenizer.json (e.g. a Llama tokenizer); needs the ``tokenizers`` package."""
+    """A Hugging Face ``tokenizer.json`` (e.g. Llama 3's byte-level BPE), through the ``tokenizers`` package.
+
+    Captions are encoded without the tokenizer's own specials (Llama 3's ``<|begin_of_text|>``): the
+    sequence layout adds its own BOS. ``vocab_size`` counts added tokens, as the checkpoint's embedding does.
+    """
 
     def __init__(self, data: dict) -> None:
-        try:
-            from tokenizers import Tokenizer
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ValueError("a tokenizer.json text tokenizer needs `pip install tokenizers`") from exc
+        from tokenizers import Tokenizer  # imported here: `import tokenshuffle` stays light
+
         self.data = data
-        self.tokenizer = Tokenizer.from_str(json.dumps(data))
-        self.vocab_size = self.tokenizer.get_vocab_size()
+        try:
+            self.tokenizer = Tokenizer.from_str(json.dumps(data))
+        except Exception as exc:  # tokenizers raises its own Exception type for a malformed file
+            raise ValueError(f"not a usable tokenizer.json ({str(exc).splitlines()[0][:200]})") from None
+        self.vocab_size = self.tokenizer.get_vocab_size(with_added_tokens=True)
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False).ids
@@ -97,7 +102,13 @@ class HFTokenizer:
 
 
 def load_text_tokenizer(path: str | os.PathLike) -> ByteTokenizer | WordTokenizer | HFTokenizer:
-    data = json.loads(Path(path).read_text())
+    """Our ``text_tokenizer.json`` (bytes or words) or any Hugging Face ``tokenizer.json``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"text tokenizer {path}: cannot read it as JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"text tokenizer {path}: not a tokenizer file (a JSON object)")
     if data.get("type") == "bytes":
         return ByteTokenizer()
     if data.get("type") == "words":

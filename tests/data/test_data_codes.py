@@ -31,8 +31,8 @@ def test_encode_and_read_back(tmp_path):
     data, vq = _folder(tmp_path / "data"), _vq()
     index = encode_folder(vq, data, tmp_path / "codes", batch_size=2, shard_size=2, progress=False)
     assert index["complete"] and index["num_items"] == 5 and index["grid"] == [2, 2] and index["dtype"] == "uint16"
-    assert [s["num"] for s in index["shards"]] == [2, 2, 1]
-    assert np.load(tmp_path / "codes" / "codes-00000.npy", mmap_mode="r").dtype == np.uint16
+    assert [s["num"] for s in index["shards"]] == [2, 2, 1] and index["buckets"]["32x32"]["num"] == 5
+    assert np.load(tmp_path / "codes" / "codes-00000-32x32.npy", mmap_mode="r").dtype == np.uint16
     shards = CodeShards(tmp_path / "codes")
     assert len(shards) == 5 and shards.grid == (2, 2) and shards.codebook_size == 64
     from tokenshuffle.data.folder import ImageCaptionFolder
@@ -61,13 +61,14 @@ def test_resume_skips_finished_shards(tmp_path):
     index = json.loads((out / "index.json").read_text())
     # Simulate an interruption after the first shard: later shards gone, index incomplete.
     for s in index["shards"][1:]:
-        (out / s["codes"]).unlink()
+        (out / s["parts"][0]["codes"]).unlink()
     index["shards"], index["num_items"], index["complete"] = index["shards"][:1], 2, False
+    index["buckets"]["32x32"]["num"] = 2
     (out / "index.json").write_text(json.dumps(index))
     with pytest.raises(ValueError, match="incomplete"):
         CodeShards(out)
     # A sentinel in the finished shard shows it is kept, not re-encoded.
-    np.save(out / "codes-00000.npy", np.full((2, 2, 2), 7, dtype=np.uint16))
+    np.save(out / "codes-00000-32x32.npy", np.full((2, 2, 2), 7, dtype=np.uint16))
     again = encode_folder(vq, data, out, shard_size=2, progress=False)
     assert again["complete"] and again["num_items"] == 5
     shards = CodeShards(out)
@@ -84,8 +85,8 @@ def test_unreadable_image_is_skipped(tmp_path):
 
 def test_errors(tmp_path):
     data, vq = _folder(tmp_path / "data"), _vq()
-    with pytest.raises(FileNotFoundError, match="captions.jsonl"):
-        encode_folder(vq, tmp_path, tmp_path / "codes", progress=False)
+    with pytest.raises(FileNotFoundError, match="no such folder or tar shard"):
+        encode_folder(vq, tmp_path / "nothing", tmp_path / "codes", progress=False)
     with pytest.raises(ValueError, match="downsample factor 16"):
         encode_folder(vq, data, tmp_path / "codes", size=40, progress=False)
     encode_folder(vq, data, tmp_path / "ok", progress=False)

@@ -70,7 +70,7 @@ def test_tar_shards_round_trip_and_skip_bad_members(tmp_path):
     ds = TarShardDataset(tmp_path / "shards", size=16)
     items = list(ds)
     assert [x["caption"] for x in items] == [f"c{i}" for i in range(5)]
-    assert ds.num_skipped["corrupt"] == 1 and ds.num_skipped["incomplete"] == 1
+    assert ds.num_skipped["corrupt"] == 1 and ds.num_skipped["no_image"] == 1
     batch = collate_samples(items)
     assert batch["image"].shape == (5, 3, 16, 16)
 

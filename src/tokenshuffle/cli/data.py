@@ -140,3 +140,7 @@ def add_parsers(sub) -> None:
     emoji.add_argument("--margin", type=float, default=0.1, help="white margin as a fraction of --size")
     emoji.add_argument("--cache", default=None, help="download cache folder (default ~/.cache/tokenshuffle)")
     emoji.set_defaults(func=_run_emoji)
+
+    from tokenshuffle.cli import shards
+
+    shards.add_parsers(data_sub)

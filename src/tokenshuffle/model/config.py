@@ -28,6 +28,9 @@ class LMConfig:
     multiple_of: int = 256
     norm_eps: float = 1e-5
     rope_theta: float = 10000.0
+    # None, or Llama 3.1's frequency scaling as in a Hugging Face config: {"rope_type": "llama3", "factor",
+    # "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"} (layers.llama3_scaled).
+    rope_scaling: dict | None = None
     qk_norm: bool = False
     max_seq_len: int = 2048
     text_vocab_size: int = 256
@@ -57,6 +60,8 @@ class LMConfig:
         if self.window_ar and s < 2:
             raise ValueError(f"LMConfig.window_ar needs shuffle_window >= 2 (a window of one code has nothing "
                              f"to condition on), got shuffle_window={s}")
+        if self.rope_scaling is not None:
+            object.__setattr__(self, "rope_scaling", _check_rope_scaling(self.rope_scaling))
         if self.num_mlp_blocks < 0:
             raise ValueError(f"LMConfig.num_mlp_blocks must be >= 0, got {self.num_mlp_blocks}")
 
@@ -105,7 +110,7 @@ class LMConfig:
         return DecoderConfig(
             dim=self.dim, num_layers=self.num_layers, num_heads=self.num_heads, num_kv_heads=self.kv_heads,
             ffn_hidden=self.hidden, max_seq_len=self.max_seq_len, norm_eps=self.norm_eps,
-            rope_theta=self.rope_theta, qk_norm=self.qk_norm,
+            rope_theta=self.rope_theta, qk_norm=self.qk_norm, rope_scaling=self.rope_scaling,
         )
 
     # -- presets and serialisation -------------------------------------------------------------
@@ -122,6 +127,23 @@ class LMConfig:
     def from_dict(cls, d: dict) -> LMConfig:
         check_fields(cls, d, what="LMConfig")
         return cls(**d)
+
+
+ROPE_SCALING_KEYS = ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")
+
+
+def _check_rope_scaling(scaling: dict) -> dict:
+    if not isinstance(scaling, dict) or scaling.get("rope_type") != "llama3":
+        raise ValueError(f"LMConfig.rope_scaling must be None or a dict with rope_type 'llama3', got {scaling!r}")
+    missing = [k for k in ROPE_SCALING_KEYS if k not in scaling]
+    if missing:
+        raise ValueError(f"LMConfig.rope_scaling lacks {', '.join(missing)}")
+    out = {"rope_type": "llama3", **{k: float(scaling[k]) for k in ROPE_SCALING_KEYS[:3]}}
+    out["original_max_position_embeddings"] = int(scaling["original_max_position_embeddings"])
+    if out["factor"] < 1 or not 0 < out["low_freq_factor"] < out["high_freq_factor"]:
+        raise ValueError(f"LMConfig.rope_scaling needs factor >= 1 and 0 < low_freq_factor < high_freq_factor, "
+                         f"got {scaling!r}")
+    return out
 
 
 PRESETS: dict[str, LMConfig] = {

@@ -28,6 +28,7 @@ class DecoderConfig:
     norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     qk_norm: bool = False
+    rope_scaling: dict | None = None  # LMConfig.rope_scaling
 
 
 class Block(nn.Module):
@@ -51,7 +52,8 @@ class Decoder(nn.Module):
         self.cfg = cfg
         self.layers = nn.ModuleList([Block(cfg) for _ in range(cfg.num_layers)])
         self.norm = RMSNorm(cfg.dim, eps=cfg.norm_eps)
-        table = rope_table(max_len=cfg.max_seq_len, head_dim=cfg.dim // cfg.num_heads, theta=cfg.rope_theta)
+        table = rope_table(max_len=cfg.max_seq_len, head_dim=cfg.dim // cfg.num_heads, theta=cfg.rope_theta,
+                           scaling=cfg.rope_scaling)
         self.register_buffer("rope", table, persistent=False)  # (max_seq_len, hd/2, 2)
         self.key_valid: torch.Tensor | None = None  # (B, max_len) bool, only while a cache is set up
 

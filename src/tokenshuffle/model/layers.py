@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -32,9 +34,26 @@ class SwiGLU(nn.Module):
         return self.w2(nn.functional.silu(self.w1(x)) * self.w3(x))
 
 
-def rope_table(*, max_len: int, head_dim: int, theta: float) -> torch.Tensor:
-    """(max_len, head_dim/2, 2) cos/sin of the rotation for each position and frequency pair."""
+def llama3_scaled(freqs: torch.Tensor, scaling: dict) -> torch.Tensor:
+    """Llama 3.1's RoPE frequency scaling (rope type "llama3" in Hugging Face configs): wavelengths longer
+    than ``original_max_position_embeddings / low_freq_factor`` are stretched by ``factor``, those shorter
+    than ``.../ high_freq_factor`` are kept, and the band between is interpolated linearly in
+    ``original / wavelength``."""
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old = scaling["original_max_position_embeddings"]
+    wavelen = 2 * math.pi / freqs
+    smooth = (old / wavelen - low) / (high - low)
+    scaled = torch.where(wavelen > old / low, freqs / factor, freqs)
+    middle = (wavelen <= old / low) & (wavelen >= old / high)
+    return torch.where(middle, (1 - smooth) * freqs / factor + smooth * freqs, scaled)
+
+
+def rope_table(*, max_len: int, head_dim: int, theta: float, scaling: dict | None = None) -> torch.Tensor:
+    """(max_len, head_dim/2, 2) cos/sin of the rotation for each position and frequency pair;
+    ``scaling`` a {"rope_type": "llama3", ...} dict (see ``llama3_scaled``) or None."""
     freqs = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+    if scaling is not None:
+        freqs = llama3_scaled(freqs, scaling)
     angles = torch.outer(torch.arange(max_len, dtype=torch.float64), freqs)  # (max_len, head_dim/2)
     return torch.stack([angles.cos(), angles.sin()], dim=-1).float()
 

@@ -6,6 +6,8 @@ The loop reads a ``CodeSource`` (anything with ``num_samples`` and ``get(indices
 all ranks together. Which item sits at a position, which of its phrasings it is shown with, and
 whether that caption is dropped depend only on (seed, position), so saving ``position`` makes resume
 exact and every rank can compute its own share of a global batch without talking to the others.
+A source whose items come in several grids (``buckets``: code shards encoded with ``--buckets``) is read
+one bucket per optimiser step (``train.buckets.BucketPlan``).
 """
 
 from __future__ import annotations
@@ -87,10 +89,16 @@ class ShardCodes:
 
         self.shards = CodeShards(root)
         self.num_samples = len(self.shards)
+        # rows of each grid, when there are several (BatchStream then keeps each step within one)
+        self.buckets = list(self.shards.buckets.values()) if len(self.shards.buckets) > 1 else None
 
     def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]:
         items = [self.shards[i] for i in indices]
         phrasings = [(it["caption"], *(c for c in it["captions"] if c != it["caption"])) for it in items]
+        grids = {tuple(it["codes"].shape) for it in items}
+        if len(grids) > 1:
+            raise ValueError(f"{self.shards.root}: one batch asks for items of several grids {sorted(grids)}; read "
+                             "a multi-size code set through BatchStream, which draws each step from one bucket")
         return phrasings, torch.stack([it["codes"] for it in items])
 
 
@@ -112,8 +120,11 @@ class BatchStream:
         self.caption_choice = caption_choice
         self.position = position
         self._perm: tuple[int, np.ndarray] | None = None
+        self._plan = None  # BucketPlan of a multi-bucket source, made for the global batch of next_step
 
     def item(self, k: int) -> int:
+        if self._plan is not None:
+            return self._plan.item(k)
         n = self.source.num_samples
         if not n:
             return k
@@ -148,6 +159,11 @@ class BatchStream:
         if micro * grad_accum * world_size != global_batch:
             raise ValueError(f"batch_size={global_batch} must be divisible by grad_accum*world_size="
                              f"{grad_accum * world_size}")
+        buckets = getattr(self.source, "buckets", None)
+        if buckets and (self._plan is None or self._plan.chunk != global_batch):
+            from tokenshuffle.train.buckets import BucketPlan
+
+            self._plan = BucketPlan(buckets, seed=self.seed, chunk=global_batch, offset=self.position % global_batch)
         start = self.position
         out = [self.batch_at(start + (m * world_size + rank) * micro, micro) for m in range(grad_accum)]
         self.position += global_batch

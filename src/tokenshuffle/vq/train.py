@@ -5,7 +5,8 @@ PatchGAN hinge loss from ``disc_start`` on. Dead-code restart moves codes that w
 ``restart_every`` steps onto recent encoder outputs, which keeps usage high without an entropy
 loss. Everything needed to resume (weights, EMA, optimizer, discriminator, counters) is saved to
 ``DIR/checkpoint`` (verified on load, ``vq.checkpoint``); the tokenizer itself (EMA weights when EMA
-is on) to ``DIR`` as config.json + model.safetensors.
+is on) to ``DIR`` as config.json + model.safetensors. Under torchrun each rank trains on its own stream
+of ``batch_size / world_size`` images with gradients averaged over ranks (``vq.ddp``); rank 0 writes.
 
 Resuming follows ``tokenshuffle.run_folder``, as ``train`` does: ``resume=True`` continues from the
 checkpoint (step 0 if there is none yet), applying every setting changed since it and recording the
@@ -19,8 +20,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -34,6 +37,7 @@ from tokenshuffle.run_folder import changed_settings, describe_changes, refuse_f
 from tokenshuffle.schedules import warmup_cosine_lr
 from tokenshuffle.serialization import atomic_write
 from tokenshuffle.signals import Interrupted, StopSignals
+from tokenshuffle.vq import ddp
 from tokenshuffle.vq.autoencoder import VQTokenizer
 from tokenshuffle.vq.checkpoint import has_state, load_state, save_state
 from tokenshuffle.vq.data import to_uint8, training_batches
@@ -63,8 +67,9 @@ def save_grid(path: Path, originals: torch.Tensor, recons: torch.Tensor) -> None
 
 
 class _Trainer:
-    def __init__(self, cfg: VQTrainConfig, out: Path, device: torch.device):
-        self.cfg, self.out, self.device = cfg, out, device
+    def __init__(self, cfg: VQTrainConfig, out: Path, info: ddp.VQDist):
+        device = info.device
+        self.cfg, self.out, self.device, self.info = cfg, out, device, info
         self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
         torch.manual_seed(cfg.seed)
         self.model = VQTokenizer(cfg.vq).to(device)
@@ -169,6 +174,7 @@ class _Trainer:
             loss = loss + cfg.distill_weight * distill
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        ddp.average_gradients(self.params, self.info)
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
         self.opt.step()
@@ -180,7 +186,9 @@ class _Trainer:
                 d_loss = hinge_d_loss(self.disc(x), self.disc(out.recon.detach()))
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
+            ddp.average_gradients(list(self.disc.parameters()), self.info)
             self.opt_d.step()
+            ddp.broadcast_module(self.disc, self.info, buffers_only=True)
             stats["d"] = d_loss.item()
         if self.ema is not None:
             with torch.no_grad():
@@ -191,7 +199,9 @@ class _Trainer:
         self._track_codes(out.codes, out.latents)
         if cfg.quantizer_warmup and self.step + 1 == cfg.quantizer_warmup:
             # The codes start where the warmed-up encoder puts its latents; usage restarts counting.
-            model.quantizer.init_from_latents(torch.cat(self.pool), generator=self.restart_gen)
+            if self.info.is_main:
+                model.quantizer.init_from_latents(torch.cat(self.pool), generator=self.restart_gen)
+            ddp.broadcast_module(model.quantizer, self.info)
             self.usage.zero_()
         stats["psnr"] = psnr(out.recon.detach().clamp(-1, 1), x, data_range=2.0).mean().item()
         self.step += 1
@@ -211,9 +221,13 @@ class _Trainer:
         while sum(t.shape[0] for t in self.pool) > _LATENT_POOL and len(self.pool) > 1:
             self.pool.pop(0)
         if cfg.restart_every and (self.step + 1) % cfg.restart_every == 0:
+            ddp.all_sum_(self.usage, self.info)  # a code is dead only if no rank used it
             restarting = cfg.train_parts == "all" and cfg.quantizer_warmup <= self.step
             if restarting and self.step < cfg.restart_until * cfg.num_steps:
-                self.model.quantizer.restart_codes(self.usage == 0, torch.cat(self.pool), generator=self.restart_gen)
+                if self.info.is_main:
+                    self.model.quantizer.restart_codes(self.usage == 0, torch.cat(self.pool),
+                                                       generator=self.restart_gen)
+                ddp.broadcast_module(self.model.quantizer, self.info)
             self.window_used = (self.usage > 0).float().mean().item()
             self.usage.zero_()
 
@@ -265,33 +279,61 @@ def _start(trainer: _Trainer, cfg: VQTrainConfig, out: Path, *, resume: bool, de
 
 def train_vq(cfg: VQTrainConfig, *, out: str | Path, device: str | torch.device | None = None,
              resume: bool = False) -> Path:
-    """Train a tokenizer with ``cfg`` into ``out`` (``resume``: continue its checkpoint). Returns ``out``."""
-    out = Path(out)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    out.mkdir(parents=True, exist_ok=True)
-    trainer = _Trainer(cfg, out, device)
-    record = _start(trainer, cfg, out, resume=resume, device=device)
-    _truncate_log(out / "log.jsonl", trainer.step if record else -1)
-    text = json.dumps(cfg.to_dict(), indent=2)
-    atomic_write(out / "train_config.json", lambda p: Path(p).write_text(text), durable=True)
-    # A resumed run restarts the data stream from (seed, step): reproducible, not bit-identical.
+    """Train a tokenizer with ``cfg`` into ``out`` (``resume``: continue its checkpoint). Returns ``out``.
+    Under torchrun every rank calls this; ``batch_size`` is the global batch."""
+    info = ddp.setup(device)
+    try:
+        return _train_vq(cfg, out=Path(out), info=info, resume=resume)
+    finally:
+        ddp.teardown()
+
+
+def _prepare(cfg: VQTrainConfig, out: Path, info: ddp.VQDist, *, resume: bool) -> tuple[_Trainer, dict | None]:
+    """The trainer, loaded on every rank and equal to rank 0's; -> (trainer, the resume record or None)."""
+    if cfg.batch_size % info.world_size:
+        raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the number of processes "
+                         f"{info.world_size}")
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    ddp.barrier(info)
+    trainer = _Trainer(cfg, out, info)
+    record = _start(trainer, cfg, out, resume=resume, device=info.device)
+    for module in (trainer.model, trainer.ema, trainer.disc):  # every rank starts from rank 0's weights
+        ddp.broadcast_module(module, info)
+    ddp.barrier(info)  # every rank has checked the folder before rank 0 writes into it
+    if info.is_main:
+        _truncate_log(out / "log.jsonl", trainer.step if record else -1)
+        text = json.dumps(cfg.to_dict(), indent=2)
+        atomic_write(out / "train_config.json", lambda p: Path(p).write_text(text), durable=True)
+    return trainer, record
+
+
+def _train_vq(cfg: VQTrainConfig, *, out: Path, info: ddp.VQDist, resume: bool) -> Path:
+    trainer, record = _prepare(cfg, out, info, resume=resume)
+    skipped: Counter = Counter()
+    # A resumed run restarts the data stream from (seed, step, rank): reproducible, not bit-identical.
     batches = training_batches(cfg.data, image_sizes=cfg.image_sizes, crop_size=cfg.crop_size,
-                               batch_size=cfg.batch_size, seed=cfg.seed + 7919 * trainer.step)
+                               batch_size=cfg.batch_size // info.world_size,
+                               seed=cfg.seed + 7919 * trainer.step + 104729 * info.rank, skipped=skipped)
     sample_batch = next(training_batches(cfg.data, image_sizes=(min(cfg.image_sizes),), crop_size=0,
                                          batch_size=4, seed=cfg.seed + 10**6))
     trainer.model.train()
-    with open(out / "log.jsonl", "a") as log, StopSignals() as signals:
+    with open(out / "log.jsonl" if info.is_main else os.devnull, "a") as log, StopSignals() as signals:
         if record:
             log.write(json.dumps(record) + "\n")
-        _loop(trainer, batches, sample_batch.to(device), log, signals)
-    if not (out / "model.safetensors").is_file():
+        _loop(trainer, batches, sample_batch.to(info.device), log, signals, skipped)
+    if info.is_main and not (out / "model.safetensors").is_file():
         trainer.save()
+    if info.is_main and skipped:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
+        _say(f"skipped {sum(skipped.values())} unusable images on rank 0 ({reasons})")
     return out
 
 
-def _loop(trainer: _Trainer, batches, sample_batch: torch.Tensor, log, signals: StopSignals) -> None:
-    cfg = trainer.cfg
-    bar = tqdm(total=cfg.num_steps, initial=trainer.step, desc="train-vq", unit="step", dynamic_ncols=True)
+def _loop(trainer: _Trainer, batches, sample_batch: torch.Tensor, log, signals: StopSignals, skipped: Counter) -> None:
+    cfg, info = trainer.cfg, trainer.info
+    bar = tqdm(total=cfg.num_steps, initial=trainer.step, desc="train-vq", unit="step", dynamic_ncols=True,
+               disable=not info.is_main)
     start = time.time()
     try:
         while trainer.step < cfg.num_steps:
@@ -300,16 +342,20 @@ def _loop(trainer: _Trainer, batches, sample_batch: torch.Tensor, log, signals: 
             step = trainer.step
             if step % cfg.log_every == 0 or step == cfg.num_steps:
                 used = trainer.window_used
-                bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", used=f"{used:.0%}")
+                bar.set_postfix(loss=f"{stats['loss']:.4f}", psnr=f"{stats['psnr']:.2f}", used=f"{used:.0%}",
+                                skipped=sum(skipped.values()))
                 log.write(json.dumps({"step": step, "lr": lr_at(cfg, step - 1), "used": used,
-                                      "elapsed_s": round(time.time() - start, 1), **stats}) + "\n")
+                                      "elapsed_s": round(time.time() - start, 1), **stats,
+                                      "skipped": dict(skipped)}) + "\n")
                 log.flush()
-            if step % cfg.sample_every == 0 or step == cfg.num_steps:
+            if info.is_main and (step % cfg.sample_every == 0 or step == cfg.num_steps):
                 trainer.write_samples(sample_batch)
             if step % cfg.ckpt_every == 0 or step == cfg.num_steps:
-                trainer.save()
-            if signals.requested and step < cfg.num_steps:
-                if trainer.saved_step != step:
+                if info.is_main:
+                    trainer.save()
+                ddp.barrier(info)
+            if ddp.any_rank(signals.requested, info) and step < cfg.num_steps:  # every rank stops at one step
+                if info.is_main and trainer.saved_step != step:
                     trainer.save()
                 log.write(json.dumps({"step": step, "event": "interrupted", "signal": signals.name}) + "\n")
                 raise Interrupted(f"{signals.name} at step {step}: saved {trainer.out / 'checkpoint'}; run the "

@@ -64,6 +64,8 @@ class VQTrainConfig:
     precision: str = "auto"
 
     def __post_init__(self):
+        if isinstance(self.vq, str):  # a preset name: --set vq=vq-16-tiny
+            object.__setattr__(self, "vq", VQConfig.preset(self.vq))
         if isinstance(self.vq, dict):
             object.__setattr__(self, "vq", VQConfig.from_dict(self.vq))
         object.__setattr__(self, "image_sizes", tuple(int(s) for s in self.image_sizes))
