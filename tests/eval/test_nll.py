@@ -6,11 +6,11 @@ import torch
 
 import tokenshuffle as ts
 from tokenshuffle.cli import main
+from tokenshuffle.data.code_sources import RandomCodes
 from tokenshuffle.eval.nll import NLLConfig, heldout_nll
 from tokenshuffle.model.io import save_lm
 from tokenshuffle.sequence import make_batch
 from tokenshuffle.text import ByteTokenizer
-from tokenshuffle.train.batches import RandomCodes
 from tokenshuffle.train.step import lm_loss
 
 

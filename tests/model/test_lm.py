@@ -1,8 +1,8 @@
 import pytest
 import torch
-from reference_llama import reference_logits
 
 import tokenshuffle as ts
+from tests.model.reference_llama import reference_logits
 from tokenshuffle.model.shuffle import codes_to_windows
 from tokenshuffle.sampling import cfg_combine, decode_step, prefill
 from tokenshuffle.sequence import build_prefix

@@ -7,7 +7,8 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 from PIL import Image
-from server_process import make_app
+
+from tests.serve.server_process import make_app
 
 
 def decode_png(b64: str) -> Image.Image:

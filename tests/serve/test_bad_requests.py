@@ -2,7 +2,8 @@
 
 import pytest
 from fastapi.testclient import TestClient
-from server_process import make_app
+
+from tests.serve.server_process import make_app
 
 JSON = {"content-type": "application/json"}
 

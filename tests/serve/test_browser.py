@@ -9,8 +9,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from server_process import start_server
 
+from tests.serve.server_process import start_server
 from tokenshuffle.cli.serve import DEFAULT_MODEL
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

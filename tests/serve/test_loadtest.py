@@ -1,8 +1,8 @@
 import json
 
 import pytest
-from server_process import start_server
 
+from tests.serve.server_process import start_server
 from tokenshuffle.serve import loadtest
 
 

@@ -6,7 +6,8 @@ import threading
 
 import httpx
 import pytest
-from server_process import start_server
+
+from tests.serve.server_process import start_server
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
+from tokenshuffle.data.code_sources import RandomCodes
 from tokenshuffle.text import ByteTokenizer
-from tokenshuffle.train.batches import BatchStream, RandomCodes
+from tokenshuffle.train.batches import BatchStream
 
 
 def _stream(position=0, dropout=0.1, num_samples=10):
@@ -57,9 +58,9 @@ def test_caption_choice_any_draws_each_phrasing_and_first_keeps_the_prompt():
 
 
 def test_scene_codes_encode_the_named_style():
+    from tokenshuffle.data.code_sources import SceneCodes
     from tokenshuffle.data.scene_style import STYLES
     from tokenshuffle.data.scenes import SceneDataset
-    from tokenshuffle.train.batches import SceneCodes
     from tokenshuffle.vq import VQConfig, VQTokenizer
 
     torch.manual_seed(0)

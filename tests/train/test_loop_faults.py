@@ -24,12 +24,12 @@ SETS = ["num_steps=6", "ckpt_every=2", "keep_last=1", "eval_every=0", "log_every
 @pytest.fixture(scope="module")
 def ctx():
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["resume_trials"])
+    context.set_forkserver_preload(["tests.train.resume_trials"])
     return context
 
 
 def _child(ctx, out, sets=SETS, **kw) -> int:
-    import resume_trials
+    from tests.train import resume_trials
 
     proc = ctx.Process(target=resume_trials.run, args=(str(out), sets), kwargs=kw)
     proc.start()

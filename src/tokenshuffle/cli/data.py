@@ -1,4 +1,4 @@
-"""``tokenshuffle data scenes|emoji|words``: write training/evaluation image folders (see ``data.folder``),
+"""``tokenshuffle data scenes|emoji|words|shards``: write training/evaluation image folders (see ``data.folder``),
 or a word-level text tokenizer built from their captions."""
 
 from __future__ import annotations
@@ -86,6 +86,16 @@ def _run_words(args) -> int:
     return 0
 
 
+def _run_shards(args) -> int:
+    from tokenshuffle.data.shards import shards_from_dataset
+
+    summary = shards_from_dataset(args.data, args.out, num_per_shard=args.per_shard)
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped"].items())) or "none"
+    print(f"wrote {summary['num_items']} images in {len(summary['shards'])} shards to {args.out} "
+          f"(skipped: {skipped})")
+    return 0
+
+
 def add_parsers(sub) -> None:
     data = sub.add_parser("data", help="make image-caption datasets", description="Make image-caption datasets.")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="WHAT")
@@ -140,7 +150,16 @@ def add_parsers(sub) -> None:
     emoji.add_argument("--margin", type=float, default=0.1, help="white margin as a fraction of --size")
     emoji.add_argument("--cache", default=None, help="download cache folder (default ~/.cache/tokenshuffle)")
     emoji.set_defaults(func=_run_emoji)
+    _add_shards(data_sub)
 
-    from tokenshuffle.cli import shards
 
-    shards.add_parsers(data_sub)
+def _add_shards(data_sub) -> None:
+    from tokenshuffle.cli.vq import DATA_HELP
+
+    p = data_sub.add_parser("shards", help="copy images with captions into WebDataset tar shards",
+                            description="Copy a dataset (any layout encode reads) into WebDataset tar shards: "
+                            "KEY.png|jpg|webp + KEY.json with the caption and metadata.")
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--out", required=True, help="folder for the shards (shard-000000.tar, ...)")
+    p.add_argument("--per-shard", type=int, default=1000, help="images per tar shard (default 1000)")
+    p.set_defaults(func=_run_shards)

@@ -177,13 +177,13 @@ def run_nll(args) -> int:
     from pathlib import Path
 
     from tokenshuffle.data.caption_swaps import RULES, SwapNegatives
+    from tokenshuffle.data.code_sources import SceneCodes, ShardCodes
     from tokenshuffle.data.scene_style import STYLES
     from tokenshuffle.errors import check_choice
     from tokenshuffle.eval.nll import CAPTIONS, NLLConfig, heldout_nll, swap_gap
     from tokenshuffle.model.io import load_lm
     from tokenshuffle.serialization import write_json
     from tokenshuffle.text import ByteTokenizer, load_text_tokenizer
-    from tokenshuffle.train.batches import SceneCodes, ShardCodes
 
     check_choice("--style", args.style, STYLES)
     check_choice("--captions", args.captions, (*CAPTIONS, "swapped"))

@@ -18,11 +18,11 @@ import torch
 from torch.nn import functional as F
 
 from tokenshuffle.data.caption_swaps import SwapNegatives
+from tokenshuffle.data.code_sources import CodeSource, first_captions
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.lm import TokenShuffleLM
 from tokenshuffle.sampling.rerank import code_loglik
 from tokenshuffle.sequence import Batch, make_batch, teacher_forced
-from tokenshuffle.train.batches import CodeSource, first_captions
 
 CAPTIONS = ("given", "empty", "shuffled")
 

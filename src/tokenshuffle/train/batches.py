@@ -1,4 +1,5 @@
-"""From data to training batches: code sources, deterministic sample order, caption dropout, tokenising.
+"""From code sources (``data.code_sources``) to training batches: deterministic sample order, caption
+dropout, tokenising.
 
 The loop reads a ``CodeSource`` (anything with ``num_samples`` and ``get(indices) -> (phrasings, codes
 (B, h, w))``, where each item's phrasings are its captions, the GenEval prompt first) through a
@@ -12,94 +13,13 @@ one bucket per optimiser step (``train.buckets.BucketPlan``).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Protocol
-
 import numpy as np
 import torch
 
+from tokenshuffle.data.code_sources import CodeSource
 from tokenshuffle.errors import check_choice, check_range
 
 CAPTION_CHOICES = ("first", "any")  # the prompt only, or any of an item's phrasings
-
-
-class CodeSource(Protocol):
-    num_samples: int | None  # None: an unbounded stream of items indexed 0, 1, 2, ...
-
-    def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]: ...
-
-
-def first_captions(phrasings: list[tuple[str, ...]]) -> list[str]:
-    """The GenEval prompt of each item (its first phrasing): what held-out scoring uses."""
-    return [p[0] for p in phrasings]
-
-
-class RandomCodes:
-    """Uniformly random codes with a short caption: tests and benchmarks without a tokenizer."""
-
-    def __init__(self, *, grid: tuple[int, int], vocab_size: int, seed: int = 0, num_samples: int | None = None):
-        self.grid, self.vocab_size, self.seed, self.num_samples = grid, vocab_size, seed, num_samples
-
-    def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]:
-        codes = [torch.randint(0, self.vocab_size, self.grid, generator=torch.Generator().manual_seed(
-            self.seed * 1_000_003 + i)) for i in indices]
-        return [(f"item {i}", f"number {i}") for i in indices], torch.stack(codes)  # (B, h, w)
-
-
-class SceneCodes:
-    """Synthetic scenes rendered and VQ-encoded on the fly (small runs); finite sets are memoised.
-
-    ``style`` names a ``data.scene_style.STYLES`` entry ("textured", "canonical" or "fixed").
-    """
-
-    def __init__(self, vq, *, height: int, width: int, seed: int = 0, num_samples: int | None = None,
-                 style: str = "textured"):
-        from tokenshuffle.data.scene_style import STYLES
-        from tokenshuffle.data.scenes import SceneDataset
-
-        check_choice("style", style, STYLES)
-        self.scenes = SceneDataset(height=height, width=width, seed=seed, style=STYLES[style])
-        self.vq, self.num_samples = vq, num_samples
-        self.memo: dict[int, tuple[tuple[str, ...], torch.Tensor]] = {}
-
-    @torch.no_grad()
-    def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]:
-        todo = [i for i in dict.fromkeys(indices) if i not in self.memo]
-        fresh: dict[int, tuple[tuple[str, ...], torch.Tensor]] = {}
-        if todo:
-            items = [self.scenes.sample(i) for i in todo]
-            images = torch.stack([it["image"] for it in items]).float() / 127.5 - 1  # (B, 3, H, W) in [-1, 1]
-            device = next(self.vq.parameters()).device
-            codes = self.vq.encode(images.to(device)).cpu()  # (B, h, w)
-            fresh = {i: (tuple(it["captions"]), c) for i, it, c in zip(todo, items, codes, strict=True)}
-            if self.num_samples:
-                self.memo.update(fresh)
-        pairs = [fresh[i] if i in fresh else self.memo[i] for i in indices]
-        return [p[0] for p in pairs], torch.stack([p[1] for p in pairs])  # (B, h, w)
-
-
-class ShardCodes:
-    """Pre-encoded code shards (``tokenshuffle.data.codes.CodeShards``)."""
-
-    def __init__(self, root: str):
-        if not Path(root).is_dir():
-            raise FileNotFoundError(f"data={root}: no such folder (expected code shards written by "
-                                    "`tokenshuffle encode`, or 'random' / 'scenes')")
-        from tokenshuffle.data.codes import CodeShards
-
-        self.shards = CodeShards(root)
-        self.num_samples = len(self.shards)
-        # rows of each grid, when there are several (BatchStream then keeps each step within one)
-        self.buckets = list(self.shards.buckets.values()) if len(self.shards.buckets) > 1 else None
-
-    def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]:
-        items = [self.shards[i] for i in indices]
-        phrasings = [(it["caption"], *(c for c in it["captions"] if c != it["caption"])) for it in items]
-        grids = {tuple(it["codes"].shape) for it in items}
-        if len(grids) > 1:
-            raise ValueError(f"{self.shards.root}: one batch asks for items of several grids {sorted(grids)}; read "
-                             "a multi-size code set through BatchStream, which draws each step from one bucket")
-        return phrasings, torch.stack([it["codes"] for it in items])
 
 
 class BatchStream:

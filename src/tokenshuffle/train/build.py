@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
+from tokenshuffle.data.code_sources import RandomCodes, SceneCodes, ShardCodes
 from tokenshuffle.model.io import read_lm_state
 from tokenshuffle.model.lm import TokenShuffleLM
 from tokenshuffle.text import ByteTokenizer, load_text_tokenizer
 from tokenshuffle.train import checkpoint as ckpt
-from tokenshuffle.train.batches import RandomCodes, SceneCodes, ShardCodes
 from tokenshuffle.train.config import TrainConfig
 
 

@@ -27,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from tokenshuffle.data.caption_swaps import SwapNegatives
+from tokenshuffle.data.code_sources import first_captions
 from tokenshuffle.eval.nll import NLLConfig, heldout_nll
 from tokenshuffle.integrity import NonFiniteState
 from tokenshuffle.model.io import save_lm
@@ -38,7 +39,7 @@ from tokenshuffle.signals import Interrupted, StopSignals
 from tokenshuffle.text import save_text_tokenizer
 from tokenshuffle.train import checkpoint as ckpt
 from tokenshuffle.train import distributed as D
-from tokenshuffle.train.batches import BatchStream, first_captions
+from tokenshuffle.train.batches import BatchStream
 from tokenshuffle.train.build import build_lm, load_tokenizer, make_sources
 from tokenshuffle.train.config import TrainConfig
 from tokenshuffle.train.monitor import MetricsLog, write_sample_grid

@@ -11,6 +11,7 @@ import torch
 
 from tokenshuffle.model.lm import TokenShuffleLM
 from tokenshuffle.serialization import atomic_write
+from tokenshuffle.vq.data import to_uint8
 
 
 class MetricsLog:
@@ -86,7 +87,7 @@ def write_sample_grid(
         lm.train(was_training)
     vq_device = next(vq.parameters()).device
     images = vq.decode(codes.to(vq_device)).cpu()  # (B, 3, H, W) in [-1, 1]
-    pixels = ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    pixels = to_uint8(images)  # (B, 3, H, W)
     B, _, H, W = pixels.shape
     row = pixels.permute(2, 0, 3, 1).reshape(H, B * W, 3)  # (H, B*W, 3): images side by side
     atomic_write(path, lambda p: Image.fromarray(row.numpy()).save(p, format="PNG"))

@@ -47,7 +47,7 @@ def test_encode_and_read_back(tmp_path):
         assert item["caption"] == f"item {i}" and item["captions"] == [f"item {i}", f"thing {i}"]
         assert item["metadata"] == {"tag": "t", "i": i}
     assert torch.equal(shards[-1]["codes"], expected[4])
-    from tokenshuffle.train.batches import ShardCodes
+    from tokenshuffle.data.code_sources import ShardCodes
 
     phrasings, codes = ShardCodes(str(tmp_path / "codes")).get([3, 1])  # what LM training reads
     assert phrasings == [("item 3", "thing 3"), ("item 1", "thing 1")] and torch.equal(codes, expected[[3, 1]])

@@ -60,10 +60,10 @@ def test_shard_codes_with_buckets_train(tmp_path):
     from PIL import Image
 
     from tokenshuffle.cli import main
+    from tokenshuffle.data.code_sources import ShardCodes
     from tokenshuffle.data.encode import EncodeConfig, encode_dataset
     from tokenshuffle.data.folder import encode_png
     from tokenshuffle.data.shards import TarShardWriter
-    from tokenshuffle.train.batches import ShardCodes
     from tokenshuffle.vq import VQConfig, VQTokenizer
 
     rng = np.random.default_rng(0)
