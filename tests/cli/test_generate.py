@@ -54,11 +54,12 @@ def test_generate_bad_numbers_are_one_line_before_any_work(model_dir, tmp_path, 
     assert not list(tmp_path.iterdir())
 
 
-def test_generate_refuses_a_prompt_longer_than_the_model_reads(model_dir, tmp_path, capsys):
-    long = "a red circle " * 20  # 260 bytes; the tiny pipeline reads 120
+@pytest.mark.parametrize("repeats", [20, 8000])  # 260 bytes and 104 KB; the tiny pipeline reads 120
+def test_generate_refuses_a_prompt_longer_than_the_model_reads(model_dir, tmp_path, capsys, repeats):
+    long = "a red circle " * repeats
     assert main(["generate", long, "--model", str(model_dir), "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
-    assert "is 260 tokens; this model reads at most 120" in err and err.count("\n") == 1
+    assert f"is {len(long)} tokens; this model reads at most 120" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("out, needle", [
