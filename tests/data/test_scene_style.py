@@ -7,7 +7,8 @@ from tokenshuffle.cli import main
 from tokenshuffle.data import ImageCaptionFolder, SceneDataset, render_scene
 from tokenshuffle.data.geneval import relative_position
 from tokenshuffle.data.scene_style import PLAIN_GREY, STYLES, SceneStyle
-from tokenshuffle.data.scenes import _box, write_scenes
+from tokenshuffle.data.scene_writer import write_scenes
+from tokenshuffle.data.scenes import _box
 
 CANONICAL = STYLES["canonical"]
 EITHER = dataclasses.replace(STYLES["reading"], reading_rows=0)  # reading, less the order

@@ -5,7 +5,8 @@ import torch
 from tokenshuffle.data import ImageCaptionFolder, SceneDataset, load_eval_prompts, render_scene, sample_scene
 from tokenshuffle.data import scenes as scenes_mod
 from tokenshuffle.data.geneval import TASKS
-from tokenshuffle.data.scenes import scene_for_metadata, write_scenes
+from tokenshuffle.data.scene_writer import write_scenes
+from tokenshuffle.data.scenes import scene_for_metadata
 from tokenshuffle.data.shapes import HARD_PAIRS
 
 

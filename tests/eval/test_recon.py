@@ -48,7 +48,7 @@ def test_cli_errors(tmp_path, capsys):
 
 
 def test_scene_score(tmp_path):
-    from tokenshuffle.data.scenes import write_scenes
+    from tokenshuffle.data.scene_writer import write_scenes
     from tokenshuffle.eval.recon import _scene_score
 
     write_scenes(num=2, height=64, width=64, seed=0, out=tmp_path / "scenes", progress=False)

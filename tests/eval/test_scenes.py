@@ -7,7 +7,9 @@ from PIL import Image, ImageFilter
 
 from tokenshuffle.cli import main
 from tokenshuffle.data.geneval import relative_position
-from tokenshuffle.data.scenes import SceneDataset, render_scene, scene_for_metadata, write_scenes
+from tokenshuffle.data.scene_render import render_scene
+from tokenshuffle.data.scene_writer import write_scenes
+from tokenshuffle.data.scenes import SceneDataset, scene_for_metadata
 from tokenshuffle.data.shapes import SHAPES
 from tokenshuffle.eval.scenes import Detection, detect, evaluate, score
 

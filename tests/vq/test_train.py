@@ -7,8 +7,9 @@ from tokenshuffle.cli import main
 from tokenshuffle.vq import VQConfig, VQTokenizer
 from tokenshuffle.vq.checkpoint import load_state
 from tokenshuffle.vq.losses import PatchDiscriminator, hinge_d_loss, hinge_g_loss, reconstruction_loss
-from tokenshuffle.vq.train import lr_at, train_vq
+from tokenshuffle.vq.train import train_vq
 from tokenshuffle.vq.train_config import VQTrainConfig, load_recipe, recipe_names
+from tokenshuffle.vq.trainer import lr_at
 
 
 def _cfg(**kw):
@@ -154,7 +155,7 @@ def test_precision_autocasts_the_training_forward_on_cpu(tmp_path, monkeypatch, 
         seen.append(recon.dtype)
         return reconstruction_loss(recon, x, **kw)
 
-    monkeypatch.setattr("tokenshuffle.vq.train.reconstruction_loss", recording_loss)
+    monkeypatch.setattr("tokenshuffle.vq.trainer.reconstruction_loss", recording_loss)
     out = train_vq(_cfg(num_steps=2, precision=precision), out=tmp_path / "run", device="cpu")
     assert seen == [dtype, dtype]
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -260,9 +261,9 @@ def test_sigint_saves_after_the_step_and_resume_continues(tmp_path, monkeypatch)
     import signal
 
     from tokenshuffle.signals import Interrupted
-    from tokenshuffle.vq import train as vq_train
+    from tokenshuffle.vq import trainer as vq_trainer
 
-    real = vq_train._Trainer.train_step
+    real = vq_trainer.Trainer.train_step
 
     def step_then_signal(self, x):
         stats = real(self, x)
@@ -270,10 +271,10 @@ def test_sigint_saves_after_the_step_and_resume_continues(tmp_path, monkeypatch)
             os.kill(os.getpid(), signal.SIGINT)
         return stats
 
-    monkeypatch.setattr(vq_train._Trainer, "train_step", step_then_signal)
+    monkeypatch.setattr(vq_trainer.Trainer, "train_step", step_then_signal)
     with pytest.raises(Interrupted, match="SIGINT at step 1: saved") as info:
         train_vq(_cfg(num_steps=4), out=tmp_path / "run", device="cpu")
     assert info.value.exit_code == 130 and load_state(tmp_path / "run" / "checkpoint")["step"] == 1
-    monkeypatch.setattr(vq_train._Trainer, "train_step", real)
+    monkeypatch.setattr(vq_trainer.Trainer, "train_step", real)
     train_vq(_cfg(num_steps=4), out=tmp_path / "run", device="cpu", resume=True)
     assert load_state(tmp_path / "run" / "checkpoint")["step"] == 4

@@ -9,7 +9,7 @@ def _run_scenes(args) -> int:
 
     from tokenshuffle.data.geneval import TASKS
     from tokenshuffle.data.scene_style import STYLES
-    from tokenshuffle.data.scenes import write_scenes
+    from tokenshuffle.data.scene_writer import write_scenes
     from tokenshuffle.errors import check_choice, check_range, check_seed
     from tokenshuffle.output import check_out_dir
 

@@ -8,7 +8,9 @@ batch them with ``collate_samples``.
 from tokenshuffle.data.folder import FolderWriter, ImageCaptionFolder
 from tokenshuffle.data.images import collate_samples
 from tokenshuffle.data.prompts import load_eval_prompts
-from tokenshuffle.data.scenes import SceneDataset, SceneSpec, render_scene, sample_scene, write_scenes
+from tokenshuffle.data.scene_render import render_scene
+from tokenshuffle.data.scene_writer import write_scenes
+from tokenshuffle.data.scenes import SceneDataset, SceneSpec, sample_scene
 from tokenshuffle.data.shards import TarShardDataset, TarShardWriter, shards_from_dataset, write_tar_shards
 from tokenshuffle.data.sources import open_source
 

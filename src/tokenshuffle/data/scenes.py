@@ -1,22 +1,18 @@
 """Synthetic compositional scenes for GenEval's six tasks: sample a description, render it at any size.
 
 A ``SceneSpec`` is resolution-free (centres in [0, 1] of width/height, sizes as a fraction of the
-short side), so one scene renders at 64² or 2048², square or not. Rendering is plain numpy + PIL:
-a smooth background (a grey with a mild tint, a linear gradient and low-frequency noise, so a
-downsample-16 VQ tokenizer can still reconstruct it) and flat-coloured shapes drawn at 4x
-supersampling inside their own bounding box (anti-aliased edges, cheap even at 2048²).
+short side), so one scene renders at 64² or 2048², square or not (``data.scene_render``).
+``SceneDataset`` is the deterministic stream of scenes; ``data.scene_writer`` writes one to a folder.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
 from tokenshuffle.data.geneval import (
     INVERSE_RELATION,
@@ -27,11 +23,11 @@ from tokenshuffle.data.geneval import (
     describe,
     relative_position,
 )
+from tokenshuffle.data.scene_render import NOISE_GRID, render_scene
 from tokenshuffle.data.scene_style import PLAIN_GREY, TEXTURED, SceneStyle
 from tokenshuffle.data.shapes import (
     BACKGROUND_BASE_RANGE,
     COLOR_NAMES,
-    COLORS,
     HARD_PAIRS,
     SHAPES,
     outline,
@@ -39,8 +35,6 @@ from tokenshuffle.data.shapes import (
 )
 from tokenshuffle.errors import check_choice, check_range
 
-_SUPERSAMPLE = 4
-_NOISE_GRID = 5
 # Object sizes (fraction of the short side) by number of objects: at 256² the smallest is 46 px.
 _SIZE_RANGE = {1: (0.28, 0.5), 2: (0.22, 0.36), 3: (0.18, 0.27), 4: (0.18, 0.25)}
 _GAP = 0.06  # free space between objects' bounding circles, fraction of the short side
@@ -145,7 +139,7 @@ def _background(rng: np.random.Generator, style: SceneStyle) -> tuple[float, ...
     tint = rng.uniform(-7, 7, size=3)
     angle = rng.uniform(0, 2 * math.pi)
     amplitude = rng.uniform(4, 14)
-    noise = rng.uniform(-5, 5, size=_NOISE_GRID * _NOISE_GRID)
+    noise = rng.uniform(-5, 5, size=NOISE_GRID * NOISE_GRID)
     if style.background == "plain":
         return (PLAIN_GREY,) * 3 + (0.0, 0.0) + (0.0,) * noise.size
     return (*(base + tint).tolist(), float(angle), float(amplitude), *noise.tolist())
@@ -234,49 +228,6 @@ def scene_for_metadata(metadata: dict, *, rng, aspect: float = 1.0, style: Scene
     raise ValueError(f"could not place the objects of {metadata['prompt']!r}")
 
 
-def _render_background(params: tuple[float, ...], height: int, width: int) -> np.ndarray:
-    base = np.asarray(params[:3], dtype=np.float32)
-    angle, amplitude = params[3], params[4]
-    grid = np.asarray(params[5:], dtype=np.float32).reshape(_NOISE_GRID, _NOISE_GRID)
-    noise = np.asarray(Image.fromarray(grid, mode="F").resize((width, height), Image.BICUBIC))  # (H, W)
-    ys = np.linspace(-0.5, 0.5, height, dtype=np.float32)[:, None]
-    xs = np.linspace(-0.5, 0.5, width, dtype=np.float32)[None, :]
-    ramp = 2 * amplitude * (xs * math.cos(angle) + ys * math.sin(angle))  # (H, W), within +-amplitude
-    return base[None, None, :] + (ramp + noise)[:, :, None]  # (H, W, 3)
-
-
-def _draw_object(canvas: np.ndarray, obj: SceneObject) -> None:
-    height, width = canvas.shape[:2]
-    short = min(height, width)
-    center = np.array([obj.center[0] * width, obj.center[1] * height])
-    # The outline about its own centre, shifted last: copies of an object whose centres differ by whole
-    # pixels get bit-identical local coordinates below, hence identical pixels (no rounding jitter).
-    rel = placed_outline(obj.shape, center=(0.0, 0.0), size=obj.size * short, angle=obj.angle)
-    pts = rel + center
-    x0, y0 = np.floor(pts.min(0)).astype(int) - 1
-    x1, y1 = np.ceil(pts.max(0)).astype(int) + 1
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    if x1 <= x0 or y1 <= y0:
-        return
-    mask = Image.new("L", ((x1 - x0) * _SUPERSAMPLE, (y1 - y0) * _SUPERSAMPLE), 0)
-    local = (rel + (center - np.array([x0, y0]))) * _SUPERSAMPLE
-    ImageDraw.Draw(mask).polygon([tuple(p) for p in local.tolist()], fill=255)
-    alpha = np.asarray(mask.resize((x1 - x0, y1 - y0), Image.BOX), dtype=np.float32)[:, :, None] / 255.0
-    color = np.clip(np.asarray(COLORS[obj.color], dtype=np.float32) + obj.shade, 0, 255)
-    region = canvas[y0:y1, x0:x1]
-    region += alpha * (color - region)
-
-
-def render_scene(spec: SceneSpec, *, height: int, width: int) -> Image.Image:
-    """Render ``spec`` as an RGB image of ``height`` x ``width`` pixels (any size from 16 to 4096)."""
-    check_range("height", height, low=16, high=4096)
-    check_range("width", width, low=16, high=4096)
-    canvas = _render_background(spec.background, height, width)
-    for obj in spec.objects:
-        _draw_object(canvas, obj)
-    return Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8), mode="RGB")
-
-
 def _shard() -> tuple[int, int]:
     """(this stream's shard, number of shards) over torch.distributed ranks x DataLoader workers."""
     info = torch.utils.data.get_worker_info()
@@ -357,65 +308,3 @@ class SceneDataset(torch.utils.data.IterableDataset):
         while True:
             yield self.sample(index)
             index += num_shards
-
-
-def _render_item(args: tuple[SceneDataset, int]) -> tuple[SceneSpec, bytes]:
-    from tokenshuffle.data.folder import encode_png
-
-    dataset, index = args
-    spec = dataset.spec(index)
-    return spec, encode_png(render_scene(spec, height=dataset.height, width=dataset.width))
-
-
-def write_scenes(
-    *,
-    num: int,
-    height: int,
-    width: int,
-    seed: int,
-    out,
-    tasks=None,
-    num_workers: int = 1,
-    progress: bool = True,
-    style: SceneStyle = TEXTURED,
-) -> dict:
-    """Write the first ``num`` items of ``SceneDataset(seed=seed)`` in the folder format; returns a summary.
-
-    ``num_workers`` > 1 renders in that many processes (worth it for long runs on idle cores: each
-    worker pays a few seconds of start-up); the output does not depend on it.
-    """
-    import multiprocessing
-
-    from tqdm import tqdm
-
-    from tokenshuffle.data.folder import FolderWriter
-
-    check_range("num", num, low=1)
-    check_range("num_workers", num_workers, low=1)
-    dataset = SceneDataset(height=height, width=width, seed=seed, tasks=tasks, style=style)
-    jobs = ((dataset, i) for i in range(num))
-    counts: dict[str, int] = {}
-    pool = multiprocessing.get_context("spawn").Pool(num_workers) if num_workers > 1 and num > 64 else None
-    try:
-        rendered = pool.imap(_render_item, jobs, chunksize=16) if pool else map(_render_item, jobs)
-        with FolderWriter(out) as writer:
-            for index, (spec, png) in enumerate(
-                tqdm(rendered, total=num, desc="scenes", unit="img", disable=not progress)
-            ):
-                writer.add_encoded(
-                    png,
-                    caption=spec.captions[0],
-                    captions=list(spec.captions),
-                    metadata=dict(spec.metadata),
-                    source="tokenshuffle-scenes",
-                    license="CC0-1.0",
-                    seed=seed,
-                    index=index,
-                    style=dataclasses.asdict(style),
-                )
-                counts[spec.task] = counts.get(spec.task, 0) + 1
-    finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
-    return {"num_images": num, "per_task": counts, "out": str(out)}

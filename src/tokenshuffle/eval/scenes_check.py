@@ -12,7 +12,8 @@ import random
 
 from PIL import Image, ImageFilter
 
-from tokenshuffle.data.scenes import SceneDataset, render_scene
+from tokenshuffle.data.scene_render import render_scene
+from tokenshuffle.data.scenes import SceneDataset
 from tokenshuffle.errors import check_range
 from tokenshuffle.eval.scenes import evaluate
 

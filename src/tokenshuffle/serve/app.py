@@ -75,6 +75,15 @@ def create_app(pipe, config: ServeConfig = ServeConfig(), *, model_name: str = "
                   description="Token-Shuffle text-to-image generation: OpenAI-shaped images API, streamed previews.")
     app.state.scheduler, app.state.metrics, app.state.pipe = scheduler, metrics, pipe
 
+    _add_error_handlers(app, metrics)
+    _add_info_routes(app, pipe, scheduler, metrics, config=config, model_name=model_name)
+    _add_generation_routes(app, pipe, scheduler, config=config)
+    return app
+
+
+def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
+    """Every error as ``{"error": {"message", "param"}}``; user errors counted by outcome."""
+
     @app.exception_handler(APIError)
     async def api_error(request: Request, exc: APIError) -> JSONResponse:
         if exc.status == 429:
@@ -86,6 +95,11 @@ def create_app(pipe, config: ServeConfig = ServeConfig(), *, model_name: str = "
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(APIError(exc.status_code, str(exc.detail)).body(), status_code=exc.status_code)
+
+
+def _add_info_routes(app: FastAPI, pipe, scheduler: Scheduler, metrics: Metrics, *, config: ServeConfig,
+                     model_name: str) -> None:
+    """The page, /health, /metrics and /v1/config."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
@@ -113,9 +127,11 @@ def create_app(pipe, config: ServeConfig = ServeConfig(), *, model_name: str = "
                 "sizes": [f"{v}x{v}" for v in (256, 384, 512, 768, 1024) if v % step == 0 and _fits(pipe, v)],
                 "schedules": list(SCHEDULES), "max_n": config.limits.max_n,
                 "max_candidates": config.limits.max_candidates,
-                "defaults": {"guidance_scale": sampling.guidance_scale, "cfg_schedule": sampling.cfg_schedule,
-                             "temperature": sampling.temperature, "top_k": sampling.top_k, "top_p": sampling.top_p,
-                             "candidates": sampling.candidates}}
+                "defaults": sampling.to_dict()}
+
+
+def _add_generation_routes(app: FastAPI, pipe, scheduler: Scheduler, *, config: ServeConfig) -> None:
+    """POST /v1/images/generations (answers when done) and its server-sent-events twin /stream."""
 
     async def read_spec(request: Request) -> JobSpec:
         raw = await _read_body(request)
@@ -174,8 +190,6 @@ def create_app(pipe, config: ServeConfig = ServeConfig(), *, model_name: str = "
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-    return app
 
 
 def _fits(pipe, side: int) -> bool:
