@@ -89,10 +89,21 @@ def sample_window(
     return codes[:, 0]  # (B, s²)
 
 
-def compile_decode_step(fn=decode_step):
-    """torch.compile ``fn``; where no compiler backend works, warn once and run eagerly."""
+# One compiled decode step per (torch.compile, backend, mode) for the whole process: a new
+# torch.compile wrapper would not share Dynamo's cache, and every generate call would compile again.
+_COMPILED: dict = {}
+COMPILE_BACKEND = "inductor"  # tests swap in a counting backend
+
+
+def compile_decode_step(fn=decode_step, *, mode: str | None = None):
+    """torch.compile ``fn`` once per process (``mode="reduce-overhead"``: CUDA graphs); where no
+    compiler backend works, warn once and run eagerly."""
+    key = (torch.compile, COMPILE_BACKEND, mode, fn)
+    if key in _COMPILED:
+        return _COMPILED[key]
+    options = {"mode": mode} if mode is not None and COMPILE_BACKEND == "inductor" else {}
     try:
-        compiled = torch.compile(fn, dynamic=False)
+        compiled = torch.compile(fn, dynamic=False, backend=COMPILE_BACKEND, **options)
     except Exception as exc:  # noqa: BLE001 - any backend failure means "run eagerly"
         warnings.warn(f"torch.compile unavailable ({exc}); decoding eagerly", stacklevel=2)
         return fn
@@ -108,7 +119,14 @@ def compile_decode_step(fn=decode_step):
             state["fn"] = fn
             return fn(*args, **kwargs)
 
+    _COMPILED[key] = step
     return step
+
+
+def cache_len(lm: TokenShuffleLM, num_positions: int) -> int:
+    """KV-cache positions for ``num_positions`` image positions after any prompt: sized for the longest
+    prefix the model takes, not this prompt's, so every prompt gives the compiled step the same shapes."""
+    return min(lm.config.max_seq_len, lm.config.max_prefix_len + num_positions)
 
 
 def check_grid(lm: TokenShuffleLM, grid: tuple[int, int]) -> tuple[int, int]:
@@ -156,18 +174,22 @@ def generate(
             "use a smaller height/width or a larger shuffle window"
         )
     scales = CFGSchedule(sampling.cfg_schedule).scales(num_positions, target=sampling.guidance_scale)
-    step = compile_decode_step() if compile else decode_step
+    # CUDA graphs (reduce-overhead) remove the per-kernel launch cost that dominates a small decode step.
+    graphs = device.type == "cuda"
+    step = compile_decode_step(mode="reduce-overhead" if graphs else None) if compile else decode_step
     positions = torch.arange(P, P + num_positions, device=device)
     step_valid = torch.ones(rows, 1, dtype=torch.bool, device=device)
     out = torch.empty(B, num_positions, s * s, dtype=torch.long, device=device)  # (B, N, s²)
 
-    lm.setup_cache(batch=rows, max_len=P + num_positions)
+    lm.setup_cache(batch=rows, max_len=cache_len(lm, num_positions))
     try:
         hidden = prefill(lm, prefix, valid=valid)  # (rows, 1, D)
         for t in range(num_positions):
             if t > 0:
                 fed = out[:, t - 1 : t].repeat(rows // B, 1, 1)  # (rows, 1, s²): same codes for cond/uncond
                 hidden = step(lm, fed, input_pos=positions[t - 1 : t], valid=step_valid)
+                if compile and graphs:
+                    hidden = hidden.clone()  # a CUDA-graph output is overwritten by the next replay
             out[:, t] = sample_window(lm, hidden, scale=scales[t], sampling=sampling, generator=generator)
             if progress is not None:
                 progress(t + 1)
