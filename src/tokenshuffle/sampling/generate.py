@@ -129,6 +129,17 @@ def cache_len(lm: TokenShuffleLM, num_positions: int) -> int:
     return min(lm.config.max_seq_len, lm.config.max_prefix_len + num_positions)
 
 
+def too_long_message(lm: TokenShuffleLM, *, grid: tuple[int, int], prefix_len: int) -> str:
+    """One line: the grid needs more positions than the model was built (and trained) for, and the
+    largest square grid it takes at its window s."""
+    s, limit = lm.s, lm.config.max_seq_len
+    n = (grid[0] // s) * (grid[1] // s)
+    side = s * int(max(0, limit - prefix_len) ** 0.5)  # largest square grid (in codes) that fits
+    return (f"grid {grid[0]}x{grid[1]} at s={s} needs {prefix_len} prefix + {n} image positions, past the "
+            f"model's max_seq_len={limit} (its RoPE positions and what it was trained for); the largest square "
+            f"grid it takes is {side}x{side} codes; use a smaller height/width or a larger shuffle window")
+
+
 def check_grid(lm: TokenShuffleLM, grid: tuple[int, int]) -> tuple[int, int]:
     h, w = check_window(grid, lm.s)
     cfg = lm.config
@@ -169,10 +180,7 @@ def generate(
     rows, P = prefix.shape
     B = len(texts)
     if P + num_positions > lm.config.max_seq_len:
-        raise ValueError(
-            f"{P} prefix + {num_positions} image positions exceed max_seq_len={lm.config.max_seq_len}; "
-            "use a smaller height/width or a larger shuffle window"
-        )
+        raise ValueError(too_long_message(lm, grid=(h, w), prefix_len=P))
     scales = CFGSchedule(sampling.cfg_schedule).scales(num_positions, target=sampling.guidance_scale)
     # CUDA graphs (reduce-overhead) remove the per-kernel launch cost that dominates a small decode step.
     graphs = device.type == "cuda"
