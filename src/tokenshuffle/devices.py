@@ -6,8 +6,9 @@ when the user gives none: the fastest one that keeps the scores, chosen from mea
 (README, "Speed"):
 
 - CPU with native bf16 arithmetic (AVX-512 BF16 or AMX-BF16, read from ``torch.cpu``'s capability
-  flags): bf16. A decode step is bound by reading the weights and the KV cache, and bf16 halves both;
-  GPT-B at 512² with CFG ran 2.4x faster per step on a 2-core AMD EPYC (avx512_bf16).
+  flags): bf16. A decode step is bound by reading the weights and the KV cache, and bf16 halves both.
+  On a 2-core AMD EPYC (avx512_bf16, torch 2.13) GPT-B with CFG ran 2.4x faster per step at 512², s=2
+  (issue 37, a quiet machine) and 3.5x at s=1 (128 steps, the same run, a loaded machine).
 - CPU without it: fp32. bf16 would be emulated (converted to fp32 inside every kernel), slower than
   plain fp32.
 - CUDA with bf16 support (compute capability 8.0+): bf16; older GPUs: fp32 (fp16 overflows in
