@@ -20,10 +20,19 @@ from pathlib import Path
 
 import torch
 
+from tokenshuffle.bench_cost import (
+    PeakMemory,
+    allocated_kv_bytes,
+    kv_cache_bytes,
+    mean_kv_read_bytes,
+    read_bandwidth,
+    weight_bytes_per_step,
+)
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.config import PRESETS, LMConfig
 from tokenshuffle.model.lm import TokenShuffleLM
 from tokenshuffle.sampling import SamplingConfig, generate
+from tokenshuffle.sampling.generate import cache_len
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 PROMPT = "a red circle to the left of a blue star"
@@ -137,7 +146,7 @@ class GenerateBench:
     window_ar: tuple[bool, ...] = (False,)  # LMConfig.window_ar rows (the head is skipped at s=1)
     batch: int = 1
     image_vocab_size: int = 16384
-    dtype: str = "fp32"
+    dtypes: tuple[str, ...] = ("fp32",)
     device: str = "cpu"
     warmup: int = 1
     repeats: int = 3
@@ -148,60 +157,89 @@ class GenerateBench:
     def __post_init__(self) -> None:
         for m in self.models:
             check_choice("model", m, PRESETS)
-        check_choice("dtype", self.dtype, DTYPES)
+        for d in self.dtypes:
+            check_choice("dtype", d, DTYPES)
         check_run(self)
+
+
+def _cost_columns(lm: TokenShuffleLM, *, rows: int, num_steps: int, dtype: torch.dtype, device: torch.device,
+                  whole_cache: bool, bandwidth: float) -> dict:
+    """KV-cache MB (allocated and by formula), bytes a step must read and the bound that sets."""
+    prefix = len(PROMPT.encode()) + 4
+    positions = cache_len(lm, num_steps)
+    kv = kv_cache_bytes(lm, rows=rows, positions=positions, dtype=dtype)
+    allocated = allocated_kv_bytes(lm, rows=rows, positions=positions, dtype=dtype)
+    read = weight_bytes_per_step(lm) + mean_kv_read_bytes(
+        lm, rows=rows, prefix=prefix, num_steps=num_steps, cache_positions=positions, dtype=dtype,
+        whole_cache=whole_cache)
+    return {"cache_positions": positions, "kv_mb": allocated / 2**20, "kv_mb_formula": kv / 2**20,
+            "read_mb_per_step": read / 2**20, "bound_ms": 1e3 * read / bandwidth}
+
+
+def _bench_cell(cfg: GenerateBench, lm: TokenShuffleLM, *, grid, sampling: SamplingConfig, device, log) -> dict:
+    """Time one (model, s, dtype, cfg) cell: warm-up on 4 windows, then ``repeats`` whole images."""
+    texts = [list(PROMPT.encode())] * cfg.batch
+    s = lm.s
+    gen = torch.Generator(device=device)
+
+    def run():
+        gen.manual_seed(cfg.seed)
+        return generate(lm, texts, grid=grid, sampling=sampling, generator=gen, compile=cfg.compile)
+
+    # Warm up on a grid of 4 windows: threads, allocator and kernels, not a whole image.
+    timed_runs(lambda: generate(lm, texts, grid=(2 * s, 2 * s), sampling=sampling, compile=cfg.compile),
+               device=device, warmup=cfg.warmup, repeats=0)
+    with PeakMemory(device) as peak:
+        times = timed_runs(run, device=device, warmup=0, repeats=cfg.repeats)
+    sec = statistics.median(times)
+    steps = grid[0] * grid[1] // (s * s)
+    return {"steps": steps, "ms_per_step": 1e3 * sec / steps, "s_per_image": sec / cfg.batch,
+            "images_per_s": cfg.batch / sec, "peak_mem_mb": peak.mb, "times_s": times}
 
 
 def bench_generate(cfg: GenerateBench, *, log=print) -> dict:
     device = torch.device(cfg.device)
     grid = (cfg.height // cfg.downsample, cfg.width // cfg.downsample)
-    texts = [list(PROMPT.encode())] * cfg.batch
+    bandwidth = read_bandwidth(device)
+    log(f"  measured read bandwidth: {bandwidth / 1e9:.1f} GB/s")
     rows = []
-    for name in cfg.models:
-        for s, window_ar in ((s, w) for s in cfg.windows for w in cfg.window_ar if s > 1 or not w):
-            torch.manual_seed(cfg.seed)
-            lm_cfg = bench_lm_config(name, s=s, grid=grid, image_vocab_size=cfg.image_vocab_size)
-            lm_cfg = dataclasses.replace(lm_cfg, window_ar=window_ar)
-            lm = TokenShuffleLM(lm_cfg).to(device=device, dtype=DTYPES[cfg.dtype]).eval()
-            params = sum(p.numel() for p in lm.parameters())
-            for use_cfg in cfg.cfg:
-                sampling = SamplingConfig(guidance_scale=cfg.guidance_scale if use_cfg else 1.0, top_k=1000)
-                gen = torch.Generator(device=device)
-
-                def run(grid=grid, sampling=sampling, gen=gen, lm=lm):
-                    gen.manual_seed(cfg.seed)
-                    return generate(lm, texts, grid=grid, sampling=sampling, generator=gen, compile=cfg.compile)
-
-                # Warm up on a grid of 4 windows: threads, allocator and kernels, not a whole image.
-                timed_runs(lambda lm=lm, s=s, sampling=sampling: generate(
-                    lm, texts, grid=(2 * s, 2 * s), sampling=sampling, compile=cfg.compile),
-                    device=device, warmup=cfg.warmup, repeats=0)
-                reset_peak(device)
-                times = timed_runs(run, device=device, warmup=0, repeats=cfg.repeats)
-                sec = statistics.median(times)
-                positions = grid[0] * grid[1] // (s * s)
-                row = {"model": name, "params_m": params / 1e6, "s": s, "window_ar": window_ar, "cfg": use_cfg,
-                       "batch": cfg.batch,
-                       "grid": f"{grid[0]}x{grid[1]}", "steps": positions, "ms_per_step": 1e3 * sec / positions,
-                       "s_per_image": sec / cfg.batch, "images_per_s": cfg.batch / sec,
-                       "peak_mem_mb": peak_memory_mb(device), "times_s": times}
-                rows.append(row)
-                head = " window head" if window_ar else ""
-                log(f"  {name} s={s}{head} cfg={'on' if use_cfg else 'off'}: {row['ms_per_step']:.1f} ms/step, "
-                    f"{row['s_per_image']:.2f} s/image")
-            del lm
+    cells = [(name, s, w, d) for name in cfg.models for s in cfg.windows for w in cfg.window_ar
+             for d in cfg.dtypes if s > 1 or not w]
+    for name, s, window_ar, dtype_name in cells:
+        torch.manual_seed(cfg.seed)
+        lm_cfg = bench_lm_config(name, s=s, grid=grid, image_vocab_size=cfg.image_vocab_size)
+        lm_cfg = dataclasses.replace(lm_cfg, window_ar=window_ar)
+        dtype = DTYPES[dtype_name]
+        lm = TokenShuffleLM(lm_cfg).to(device=device, dtype=dtype).eval()
+        params = sum(p.numel() for p in lm.parameters())
+        for use_cfg in cfg.cfg:
+            sampling = SamplingConfig(guidance_scale=cfg.guidance_scale if use_cfg else 1.0, top_k=1000)
+            row = {"model": name, "params_m": params / 1e6, "s": s, "window_ar": window_ar, "dtype": dtype_name,
+                   "cfg": use_cfg, "batch": cfg.batch, "grid": f"{grid[0]}x{grid[1]}"}
+            row |= _bench_cell(cfg, lm, grid=grid, sampling=sampling, device=device, log=log)
+            whole = cfg.compile or device.type != "cpu"  # see Decoder._cached_len
+            row |= _cost_columns(lm, rows=cfg.batch * (2 if use_cfg else 1), num_steps=row["steps"], dtype=dtype,
+                                 device=device, whole_cache=whole, bandwidth=bandwidth)
+            row["x_bound"] = row["ms_per_step"] / row["bound_ms"]
+            rows.append(row)
+            head = " window head" if window_ar else ""
+            log(f"  {name} s={s}{head} {dtype_name} cfg={'on' if use_cfg else 'off'}: "
+                f"{row['ms_per_step']:.1f} ms/step ({row['x_bound']:.2f}x its bound {row['bound_ms']:.1f}), "
+                f"{row['s_per_image']:.2f} s/image")
+        del lm
     for r in rows:
-        base = next(b for b in rows if b["model"] == r["model"] and b["cfg"] == r["cfg"]
+        base = next(b for b in rows if b["model"] == r["model"] and b["cfg"] == r["cfg"] and b["dtype"] == r["dtype"]
                     and b["s"] == min(cfg.windows) and b["window_ar"] == min(cfg.window_ar))
         r["speedup"] = r["images_per_s"] / base["images_per_s"]
-    return {"benchmark": "generate", "environment": environment(device, cfg.dtype),
-            "config": dataclasses.asdict(cfg), "results": rows}
+    env = environment(device, ",".join(cfg.dtypes)) | {"read_bandwidth_gb_s": round(bandwidth / 1e9, 2)}
+    return {"benchmark": "generate", "environment": env, "config": dataclasses.asdict(cfg), "results": rows}
 
 
-GENERATE_COLUMNS = [("model", "model"), ("s", "s"), ("window_ar", "window head"), ("cfg", "cfg"), ("grid", "grid"),
-                    ("steps", "steps"),
-                    ("ms_per_step", "ms/step"), ("s_per_image", "s/image"), ("images_per_s", "images/s"),
-                    ("speedup", "x vs min s"), ("peak_mem_mb", "peak MB")]
+GENERATE_COLUMNS = [("model", "model"), ("s", "s"), ("window_ar", "window head"), ("dtype", "dtype"), ("cfg", "cfg"),
+                    ("grid", "grid"), ("steps", "steps"), ("ms_per_step", "ms/step"), ("bound_ms", "bound ms"),
+                    ("x_bound", "x bound"), ("s_per_image", "s/image"), ("images_per_s", "images/s"),
+                    ("speedup", "x vs min s"), ("kv_mb", "KV MB"), ("kv_mb_formula", "KV MB formula"),
+                    ("peak_mem_mb", "peak MB")]
 
 
 # -- bench train ---------------------------------------------------------------------------------

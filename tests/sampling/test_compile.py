@@ -1,3 +1,4 @@
+import importlib
 import os
 import warnings
 
@@ -53,3 +54,21 @@ def test_real_compile_gives_the_eager_codes():
     greedy = ts.SamplingConfig(temperature=0, guidance_scale=2.0)
     compiled = ts.generate(lm, [[1, 2]], grid=(8, 8), sampling=greedy, compile=True)
     assert torch.equal(compiled, ts.generate(lm, [[1, 2]], grid=(8, 8), sampling=greedy))
+
+
+def test_one_compilation_serves_prompts_of_every_length(monkeypatch):
+    from torch._dynamo.testing import CompileCounter
+
+    generate_module = importlib.import_module("tokenshuffle.sampling.generate")
+
+    counter = CompileCounter()  # traces with Dynamo, runs the graph eagerly: counts, no C++ build
+    monkeypatch.setattr(generate_module, "COMPILE_BACKEND", counter)
+    monkeypatch.setattr(generate_module, "_COMPILED", {})
+    torch._dynamo.reset()
+    lm = tiny()
+    greedy = ts.SamplingConfig(temperature=0, guidance_scale=2.0)
+    prompts = [b"a", b"a red circle", b"two blue stars above a green heart", b"xy", b"a" * 40]
+    for text in prompts:  # 1 to 40 bytes; the last one past max_text_len=32, cut
+        compiled = ts.generate(lm, [list(text)], grid=(4, 4), sampling=greedy, compile=True)
+        assert torch.equal(compiled, ts.generate(lm, [list(text)], grid=(4, 4), sampling=greedy))
+    assert counter.frame_count == 1

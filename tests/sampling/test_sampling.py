@@ -136,3 +136,11 @@ def test_window_head_sampling_with_guidance_is_seeded_and_differs_from_the_paral
     a, b = run(ar, 0), run(ar, 0)
     assert a.shape == (2, 4, 8) and torch.equal(a, b) and not torch.equal(a, run(ar, 1))
     assert not torch.equal(a, run(plain, 0))
+
+
+def test_a_grid_past_max_seq_len_is_one_line_naming_the_largest_grid():
+    lm = ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=2, max_seq_len=64)).eval()
+    with pytest.raises(ValueError, match=r"grid 32x32 at s=2 needs 5 prefix \+ 256 image positions, past the "
+                                         r"model's max_seq_len=64 .* largest square grid it takes is 14x14 codes"):
+        ts.generate(lm, [[1]], grid=(32, 32))
+    ts.generate(lm, [[1]], grid=(14, 14))  # the largest it names fits

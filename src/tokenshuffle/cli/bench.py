@@ -30,7 +30,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--downsample", type=int, default=16, help="VQ downsample factor (default 16)")
     p.add_argument("--windows", type=_ints, default=(1, 2, 4), help="shuffle windows s (default 1,2,4)")
     p.add_argument("--image-vocab", type=int, default=16384)
-    p.add_argument("--dtype", default="fp32", help="fp32, bf16 or fp16 (default fp32)")
+    p.add_argument("--dtype", default="fp32",
+                   help="fp32, bf16 or fp16; bench generate takes a comma-separated list (default fp32)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--warmup", type=int, default=1)
@@ -76,8 +77,8 @@ def run_generate(args) -> int:
                         downsample=args.downsample, windows=args.windows, cfg=args.cfg,
                         window_ar=_head_modes(args.window_head),
                         batch=args.batch,
-                        image_vocab_size=args.image_vocab, dtype=args.dtype, device=args.device,
-                        warmup=args.warmup, repeats=args.repeats, compile=args.compile)
+                        image_vocab_size=args.image_vocab, dtypes=tuple(args.dtype.split(",")),
+                        device=args.device, warmup=args.warmup, repeats=args.repeats, compile=args.compile)
     return _report(bench_generate(cfg), GENERATE_COLUMNS, args.json)
 
 

@@ -99,6 +99,11 @@ class LMConfig:
         return self.text_vocab_size + NUM_SPECIAL + n - 1
 
     @property
+    def max_prefix_len(self) -> int:
+        """Longest token prefix: [BOS] text [SOI] <h> <w> with the text cut at max_text_len."""
+        return self.max_text_len + 4
+
+    @property
     def image_offset(self) -> int:
         return self.text_vocab_size + NUM_SPECIAL + self.max_grid_size
 

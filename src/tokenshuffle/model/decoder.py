@@ -3,6 +3,13 @@
 Pre-norm blocks (RMSNorm -> attention, RMSNorm -> SwiGLU), RoPE, grouped-query attention, optional
 QK-norm. One ``forward`` serves training, prefill and decode: with a cache set up (``setup_cache``)
 keys and values are written at ``input_pos`` and attention reads the cached prefix.
+
+With a cache, which keys exist is state too: ``key_bias`` (B, 1, 1, max_len) is 0 at every written,
+non-padding position and -inf elsewhere, so a one-query decode step needs no mask of its own and no
+look at ``input_pos`` on the host. Eager on CPU the step attends over the filled prefix only (a host
+read of ``input_pos`` is free there and halves the attention reads on average); compiled or on a
+GPU it attends over the whole static cache, the unwritten positions masked by their -inf bias, so
+every step has the same shapes (one compilation, CUDA-graph capturable).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tokenshuffle.model.attention import Attention
+from tokenshuffle.model.attention import Attention, KeyMask
 from tokenshuffle.model.kv_cache import KVCache
 from tokenshuffle.model.layers import RMSNorm, SwiGLU, rope_table
 
@@ -55,7 +62,9 @@ class Decoder(nn.Module):
         table = rope_table(max_len=cfg.max_seq_len, head_dim=cfg.dim // cfg.num_heads, theta=cfg.rope_theta,
                            scaling=cfg.rope_scaling)
         self.register_buffer("rope", table, persistent=False)  # (max_seq_len, hd/2, 2)
-        self.key_valid: torch.Tensor | None = None  # (B, max_len) bool, only while a cache is set up
+        # (B, 1, 1, max_len) while a cache is set up; a buffer (not a plain attribute) so CUDA graphs
+        # treat it as static memory mutated in place.
+        self.register_buffer("key_bias", None, persistent=False)
 
     def setup_cache(self, *, batch: int, max_len: int, dtype: torch.dtype, device) -> None:
         """Preallocate every layer's KV cache for ``batch`` rows (the CFG-doubled batch) and ``max_len``."""
@@ -67,28 +76,36 @@ class Decoder(nn.Module):
                 batch=batch, max_len=max_len, num_kv_heads=self.cfg.num_kv_heads, head_dim=head_dim,
                 dtype=dtype, device=device,
             )
-        self.key_valid = torch.zeros(batch, max_len, dtype=torch.bool, device=device)
+        self.key_bias = torch.full((batch, 1, 1, max_len), float("-inf"), dtype=dtype, device=device)
 
     def clear_cache(self) -> None:
         for layer in self.layers:
             layer.attention.cache = None
-        self.key_valid = None
+        self.key_bias = None
 
     def forward(self, x: torch.Tensor, *, input_pos: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """x (B, L, D) at positions ``input_pos`` (L,); ``valid`` (B, L) is False at padding -> (B, L, D)."""
-        if self.key_valid is not None:
-            self.key_valid.index_copy_(1, input_pos, valid)
-            # Eager: attend only over the filled prefix of the cache. Compiled: keep static shapes.
-            kv_len = self.key_valid.shape[1] if torch.compiler.is_compiling() else int(input_pos[-1]) + 1
-            key_pos = torch.arange(kv_len, device=x.device)
-            key_valid = self.key_valid[:, :kv_len]
+        """x (B, L, D) at positions ``input_pos`` (L,); ``valid`` (B, L) is False at padding -> (B, L, D).
+
+        A decode step (L = 1 with a cache) must have every row valid: padding lives in the prefix."""
+        L = x.shape[1]
+        if self.key_bias is not None:
+            kv_len = self._cached_len(x, input_pos)
+            bias = torch.zeros_like(valid, dtype=self.key_bias.dtype).masked_fill(~valid, float("-inf"))  # (B, L)
+            self.key_bias.index_copy_(3, input_pos, bias[:, None, None, :])
+            if L == 1:
+                mask = self.key_bias[..., :kv_len]  # (B, 1, 1, kv_len)
+            else:
+                key_valid = self.key_bias[:, 0, 0, :kv_len] == 0  # (B, kv_len)
+                mask = KeyMask(input_pos, torch.arange(kv_len, device=x.device), key_valid)
         else:
-            kv_len, key_pos, key_valid = x.shape[1], input_pos, valid
-        causal = key_pos[None, :] <= input_pos[:, None]  # (L, kv_len)
-        # A query always sees itself, so a padding row never has every key masked (no NaN).
-        itself = key_pos[None, :] == input_pos[:, None]
-        mask = (key_valid[:, None, None, :] & causal) | itself  # (B, 1, L, kv_len)
+            kv_len, mask = L, KeyMask(input_pos, input_pos, valid)
         rope = self.rope[input_pos]  # (L, hd/2, 2)
         for layer in self.layers:
             x = layer(x, rope=rope, input_pos=input_pos, mask=mask, kv_len=kv_len)
         return self.norm(x)
+
+    def _cached_len(self, x: torch.Tensor, input_pos: torch.Tensor) -> int:
+        """Cache positions attention reads: the filled prefix eagerly on CPU, the whole cache otherwise."""
+        if x.device.type == "cpu" and not torch.compiler.is_compiling():
+            return int(input_pos[-1]) + 1
+        return self.key_bias.shape[-1]

@@ -1,4 +1,5 @@
-"""LLaMA building blocks: RMSNorm, SwiGLU feed-forward, rotary position embedding (RoPE)."""
+"""LLaMA building blocks: RMSNorm, SwiGLU feed-forward, rotary position embedding (RoPE), and the
+``linear`` that every decoder projection goes through."""
 
 from __future__ import annotations
 
@@ -6,6 +7,25 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
+
+# A decode step multiplies a handful of rows (batch x CFG) by each weight, so its time is the time to
+# read the weights. On CPU, F.linear with few rows runs as a GEMM that packs (copies) the weight first
+# and reads it at ~6 GB/s; weight @ x.T runs as a skinny GEMM straight off the weight, near the
+# memory bandwidth (README, "Speed"). Below SKINNY_MIN_WEIGHT elements a weight stays in cache and
+# the plain kernel is as fast, and gives the same bits as before.
+SKINNY_MAX_ROWS = 16
+SKINNY_MIN_WEIGHT = 1 << 19
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(..., in) @ (out, in).T -> (..., out), bias-free, with the fast CPU path for few rows."""
+    rows = x.numel() // x.shape[-1]
+    if (x.device.type == "cpu" and x.dtype == torch.float32 and rows <= SKINNY_MAX_ROWS
+            and weight.numel() >= SKINNY_MIN_WEIGHT):
+        flat = x.reshape(rows, x.shape[-1])  # (rows, in)
+        return torch.mm(weight, flat.t()).t().reshape(*x.shape[:-1], weight.shape[0])  # (..., out)
+    return F.linear(x, weight)
 
 
 class RMSNorm(nn.Module):
@@ -31,7 +51,7 @@ class SwiGLU(nn.Module):
         self.w2 = nn.Linear(hidden, dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.w2(nn.functional.silu(self.w1(x)) * self.w3(x))
+        return linear(F.silu(linear(x, self.w1.weight)) * linear(x, self.w3.weight), self.w2.weight)
 
 
 def llama3_scaled(freqs: torch.Tensor, scaling: dict) -> torch.Tensor:

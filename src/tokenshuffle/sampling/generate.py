@@ -66,10 +66,21 @@ def sample_window(
     return codes[:, 0]  # (B, s²)
 
 
-def compile_decode_step(fn=decode_step):
-    """torch.compile ``fn``; where no compiler backend works, warn once and run eagerly."""
+# One compiled decode step per (torch.compile, backend, mode) for the whole process: a new
+# torch.compile wrapper would not share Dynamo's cache, and every generate call would compile again.
+_COMPILED: dict = {}
+COMPILE_BACKEND = "inductor"  # tests swap in a counting backend
+
+
+def compile_decode_step(fn=decode_step, *, mode: str | None = None):
+    """torch.compile ``fn`` once per process (``mode="reduce-overhead"``: CUDA graphs); where no
+    compiler backend works, warn once and run eagerly."""
+    key = (torch.compile, COMPILE_BACKEND, mode, fn)
+    if key in _COMPILED:
+        return _COMPILED[key]
+    options = {"mode": mode} if mode is not None and COMPILE_BACKEND == "inductor" else {}
     try:
-        compiled = torch.compile(fn, dynamic=False)
+        compiled = torch.compile(fn, dynamic=False, backend=COMPILE_BACKEND, **options)
     except Exception as exc:  # noqa: BLE001 - any backend failure means "run eagerly"
         warnings.warn(f"torch.compile unavailable ({exc}); decoding eagerly", stacklevel=2)
         return fn
@@ -85,7 +96,25 @@ def compile_decode_step(fn=decode_step):
             state["fn"] = fn
             return fn(*args, **kwargs)
 
+    _COMPILED[key] = step
     return step
+
+
+def cache_len(lm: TokenShuffleLM, num_positions: int) -> int:
+    """KV-cache positions for ``num_positions`` image positions after any prompt: sized for the longest
+    prefix the model takes, not this prompt's, so every prompt gives the compiled step the same shapes."""
+    return min(lm.config.max_seq_len, lm.config.max_prefix_len + num_positions)
+
+
+def too_long_message(lm: TokenShuffleLM, *, grid: tuple[int, int], prefix_len: int) -> str:
+    """One line: the grid needs more positions than the model was built (and trained) for, and the
+    largest square grid it takes at its window s."""
+    s, limit = lm.s, lm.config.max_seq_len
+    n = (grid[0] // s) * (grid[1] // s)
+    side = s * int(max(0, limit - prefix_len) ** 0.5)  # largest square grid (in codes) that fits
+    return (f"grid {grid[0]}x{grid[1]} at s={s} needs {prefix_len} prefix + {n} image positions, past the "
+            f"model's max_seq_len={limit} (its RoPE positions and what it was trained for); the largest square "
+            f"grid it takes is {side}x{side} codes; use a smaller height/width or a larger shuffle window")
 
 
 def check_grid(lm: TokenShuffleLM, grid: tuple[int, int]) -> tuple[int, int]:
@@ -129,23 +158,24 @@ def generate(
     rows, P = prefix.shape
     B = len(texts)
     if P + num_positions > lm.config.max_seq_len:
-        raise ValueError(
-            f"{P} prefix + {num_positions} image positions exceed max_seq_len={lm.config.max_seq_len}; "
-            "use a smaller height/width or a larger shuffle window"
-        )
+        raise ValueError(too_long_message(lm, grid=(h, w), prefix_len=P))
     scales = CFGSchedule(sampling.cfg_schedule).scales(num_positions, target=sampling.guidance_scale)
-    step = compile_decode_step() if compile else decode_step
+    # CUDA graphs (reduce-overhead) remove the per-kernel launch cost that dominates a small decode step.
+    graphs = device.type == "cuda"
+    step = compile_decode_step(mode="reduce-overhead" if graphs else None) if compile else decode_step
     positions = torch.arange(P, P + num_positions, device=device)
     step_valid = torch.ones(rows, 1, dtype=torch.bool, device=device)
     out = torch.empty(B, num_positions, s * s, dtype=torch.long, device=device)  # (B, N, s²)
 
-    lm.setup_cache(batch=rows, max_len=P + num_positions)
+    lm.setup_cache(batch=rows, max_len=cache_len(lm, num_positions))
     try:
         hidden = prefill(lm, prefix, valid=valid)  # (rows, 1, D)
         for t in range(num_positions):
             if t > 0:
                 fed = out[:, t - 1 : t].repeat(rows // B, 1, 1)  # (rows, 1, s²): same codes for cond/uncond
                 hidden = step(lm, fed, input_pos=positions[t - 1 : t], valid=step_valid)
+                if compile and graphs:
+                    hidden = hidden.clone()  # a CUDA-graph output is overwritten by the next replay
             out[:, t] = sample_window(lm, hidden, scale=scales[t], sampling=sampling, generator=generator)
             if progress is not None:
                 progress(t + 1)

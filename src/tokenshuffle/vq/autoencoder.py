@@ -28,6 +28,11 @@ from tokenshuffle.vq.blocks import Downsample, Level, MidBlock, Upsample, group_
 from tokenshuffle.vq.config import VQConfig
 from tokenshuffle.vq.quantizer import QuantizerOutput, VectorQuantizer
 
+# Grids past DECODE_TILE codes a side (1024² at downsample 16) decode in tiles: one 2048² decode in a
+# piece held 2.7 GB and ran attention over 16,384 positions, far past the training sizes.
+DECODE_TILE = 64
+DECODE_MARGIN = 8
+
 
 class Encoder(nn.Module):
     def __init__(self, cfg: VQConfig):
@@ -184,8 +189,10 @@ class VQTokenizer(nn.Module):
         return self.quantize(images).codes
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """(B, h, w) codes -> (B, 3, h*f, w*f) images clamped to [-1, 1]."""
+    def decode(self, codes: torch.Tensor, *, tile: int | None = DECODE_TILE) -> torch.Tensor:
+        """(B, h, w) codes -> (B, 3, h*f, w*f) images clamped to [-1, 1].
+
+        Grids with a side past ``tile`` codes are decoded in tiles (``decode_tiled``); None: never."""
         if codes.ndim != 3 or codes.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
             raise ValueError(
                 f"codes must be an integer tensor of shape (B, h, w), got {codes.dtype} {tuple(codes.shape)}"
@@ -195,7 +202,29 @@ class VQTokenizer(nn.Module):
                 f"codes must lie in [0, {self.codebook_size - 1}] (codebook_size {self.codebook_size}), "
                 f"got values in [{int(codes.min())}, {int(codes.max())}]"
             )
+        if tile is not None and max(codes.shape[1:]) > tile:
+            return self.decode_tiled(codes, tile=tile, margin=DECODE_MARGIN)
         return self.decode_latents(self.quantizer.lookup(codes.long())).clamp(-1.0, 1.0)
+
+    def decode_tiled(self, codes: torch.Tensor, *, tile: int, margin: int) -> torch.Tensor:
+        """Decode (B, h, w) codes one ``tile`` x ``tile`` block at a time, each with ``margin`` codes of
+        context on every side that are decoded and thrown away, so memory stays that of one tile.
+
+        The decoder's attention and group norms see a tile, not the whole grid: at the sizes it was
+        trained on, as at 512², rather than far past them (2048² is 16,384 positions of attention).
+        Without blending; the margin hides the tile borders of a convolutional decoder."""
+        B, h, w = codes.shape
+        f = self.downsample
+        out = torch.empty(B, 3, h * f, w * f, device=codes.device)  # (B, 3, H, W)
+        for top in range(0, h, tile):
+            for left in range(0, w, tile):
+                bottom, right = min(h, top + tile), min(w, left + tile)
+                t0, l0 = max(0, top - margin), max(0, left - margin)
+                t1, l1 = min(h, bottom + margin), min(w, right + margin)
+                part = self.decode(codes[:, t0:t1, l0:l1], tile=None)  # (B, 3, (t1-t0) f, (l1-l0) f)
+                out[:, :, top * f : bottom * f, left * f : right * f] = part[
+                    :, :, (top - t0) * f : (bottom - t0) * f, (left - l0) * f : (right - l0) * f]
+        return out
 
     def save_pretrained(self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
         """Write config.json + model.safetensors into ``directory`` atomically; other files there stay.
