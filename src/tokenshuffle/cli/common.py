@@ -68,3 +68,19 @@ def comma_ints(text: str) -> tuple[int, ...]:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def add_device_args(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--dtype`` (the inference precision; ``auto`` picks per device, ``devices.default_dtype``)."""
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--dtype", default="auto",
+                        help="auto, fp32, bf16 or fp16 (default auto: bf16 on GPUs and on CPUs with native bf16, "
+                        "else fp32)")
+
+
+def device_and_dtype(args: argparse.Namespace):
+    """The checked (torch.device, torch.dtype) of ``--device`` / ``--dtype``."""
+    from tokenshuffle.devices import resolve_device, resolve_dtype
+
+    device = resolve_device(args.device)
+    return device, resolve_dtype(args.dtype, device)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokenshuffle.cli.common import add_sampling_args, sampling_overrides, set_threads
+from tokenshuffle.cli.common import (
+    add_device_args,
+    add_sampling_args,
+    device_and_dtype,
+    sampling_overrides,
+    set_threads,
+)
 
 
 def add_parsers(sub) -> None:
@@ -51,6 +57,7 @@ def _add_t2i(esub) -> None:
                    "(default: the model's)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_device_args(e)
     e.add_argument("--out", default=None, help="write the images (and result.json) here")
     e.add_argument("--json", default=None, metavar="OUT", help="write all rows as JSON")
     e.set_defaults(func=run_t2i)
@@ -74,6 +81,7 @@ def _add_nll(esub) -> None:
                    "'swapped': the log-likelihood gap to each caption with two words swapped (--contrast)")
     p.add_argument("--contrast", default="scenes", help="swap rule set for --captions swapped (data.caption_swaps)")
     p.add_argument("--json", default="", help="also write the result to this JSON file")
+    add_device_args(p)
     p.set_defaults(func=run_nll)
 
 
@@ -147,8 +155,9 @@ def run_t2i(args) -> int:
     from tokenshuffle.pipeline import TextToImagePipeline
 
     set_threads(args.threads)
+    device, dtype = device_and_dtype(args)
     prompts = load_prompt_set(args.prompts)
-    pipe = TextToImagePipeline.from_pretrained(args.model)
+    pipe = TextToImagePipeline.from_pretrained(args.model, device=device, dtype=dtype)
     combos = _t2i_rows(args, pipe)
     pipe.resolve(height=args.height, width=args.width)
     rows = []
@@ -192,7 +201,8 @@ def run_nll(args) -> int:
         check_choice("--contrast", args.contrast, tuple(RULES))
     config = NLLConfig(num_samples=args.num_samples, batch_size=args.batch_size,
                        captions="given" if swapped else args.captions)
-    lm = load_lm(args.model).eval()
+    device, dtype = device_and_dtype(args)
+    lm = load_lm(args.model, device=device).to(dtype).eval()
     tok_path = args.text_tokenizer or next(
         (str(p) for p in (Path(args.model) / "text_tokenizer.json", Path(args.model).parent / "text_tokenizer.json")
          if p.is_file()), "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from tokenshuffle.cli.common import add_sampling_args, sampling_from_args
+from tokenshuffle.cli.common import add_device_args, add_sampling_args, device_and_dtype, sampling_from_args
 from tokenshuffle.errors import check_seed
 from tokenshuffle.output import check_out_file, write_files
 
@@ -21,7 +21,7 @@ def add_parsers(sub) -> None:
     add_sampling_args(p)
     p.add_argument("--num-images", type=int, default=4, help="images per prompt (default 4)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    add_device_args(p)
     p.add_argument("--compile", action="store_true", help="torch.compile the decode step")
     p.add_argument("--out", default="out.png", help="grid PNG; single images go beside it as STEM-N.png")
     p.set_defaults(func=run_generate)
@@ -54,12 +54,13 @@ def run_generate(args) -> int:
     check_seed("--seed", args.seed)
     if args.num_images < 1:
         raise ValueError(f"--num-images must be >= 1, got {args.num_images}")
-    pipe = TextToImagePipeline.from_pretrained(model, device=args.device)
+    device, dtype = device_and_dtype(args)
+    pipe = TextToImagePipeline.from_pretrained(model, device=device, dtype=dtype)
     sampling = sampling_from_args(args, pipe.sampling)
     (h, w), _ = pipe.resolve(height=args.height, width=args.width)  # every argument checked before any work
     pipe.encode_prompts(args.prompt)  # a prompt longer than the model reads is refused before any work
     out = check_out_file(args.out, suffix=".png")  # a bad --out fails in seconds, not after the images
-    generator = torch.Generator(device=args.device).manual_seed(args.seed)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
     with tqdm(total=(h // pipe.lm.s) * (w // pipe.lm.s), desc="generate", unit="pos") as bar:
         images = pipe(args.prompt, height=args.height, width=args.width, sampling=sampling,
                       num_images=args.num_images, generator=generator, compile=args.compile,

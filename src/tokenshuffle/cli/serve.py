@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tokenshuffle.cli.common import add_device_args, device_and_dtype
 from tokenshuffle.cli.generate import DEFAULT_MODEL
 
 
@@ -12,7 +13,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--model", default=None, help=f"pipeline folder (default: the shipped model, {DEFAULT_MODEL})")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port, 1-65535 (default 8000)")
-    p.add_argument("--device", default="cpu")
+    add_device_args(p)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--max-queue", type=int, default=64, help="requests waiting before 429 (default 64)")
     p.add_argument("--max-batch", type=int, default=64,
@@ -49,6 +50,7 @@ def run_serve(args) -> int:
                          grace_s=args.grace)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    pipe = TextToImagePipeline.from_pretrained(model, device=args.device)
+    device, dtype = device_and_dtype(args)
+    pipe = TextToImagePipeline.from_pretrained(model, device=device, dtype=dtype)
     print(f"tokenshuffle serve: {model.name} on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
     return serve(pipe, host=args.host, port=args.port, config=config, model_name=model.name)
