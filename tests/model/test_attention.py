@@ -1,10 +1,10 @@
 import pytest
 import torch
-from tokenshuffle.ops import codes_to_windows
 
 import tokenshuffle as ts
 from tokenshuffle.model import attention
 from tokenshuffle.model.decoder import Decoder
+from tokenshuffle.model.shuffle import codes_to_windows
 from tokenshuffle.sampling import decode_step, prefill
 from tokenshuffle.sequence import build_prefix
 
