@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tokenshuffle.devices import default_dtype, resolve_device
 from tokenshuffle.errors import check_range
 from tokenshuffle.model.io import load_lm, save_lm
 from tokenshuffle.model.lm import TokenShuffleLM
@@ -92,8 +93,12 @@ class TextToImagePipeline:
         return self
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, *, device="cpu", dtype=torch.float32):
+    def from_pretrained(cls, directory: str | os.PathLike, *, device="cpu", dtype: torch.dtype | None = None):
+        """Load a pipeline folder onto ``device``; the LM in ``dtype`` (None: ``devices.default_dtype``, bf16
+        on CPUs with native bf16 and on GPUs, else fp32); the VQ decoder stays fp32."""
         directory = Path(directory)
+        device = resolve_device(device)
+        dtype = dtype or default_dtype(device)
         if not directory.is_dir():
             raise FileNotFoundError(f"model folder {directory} does not exist")
         tok_path = directory / "text_tokenizer.json"

@@ -46,6 +46,10 @@ def test_generate_bad_input_is_one_line_and_exit_2(model_dir, tmp_path, capsys, 
     (["--width", "100000"], "width=100000 is not a size this model serves"),
     (["--height", "0"], "height=0 is not a size this model serves"),
     (["--height", "-64"], "height=-64 is not a size this model serves"),
+    (["--device", "foo"], "--device must be one of"),
+    (["--device", "meta"], "--device must be one of"),
+    (["--device", "cuda:7"], "--device 'cuda:7'"),
+    (["--dtype", "int8"], "--dtype must be one of auto, fp32, bf16, fp16"),
 ])
 def test_generate_bad_numbers_are_one_line_before_any_work(model_dir, tmp_path, capsys, extra, needle):
     assert main(["generate", "x", "--model", str(model_dir), "--out", str(tmp_path / "x.png"), *extra]) == 2
