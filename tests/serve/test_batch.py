@@ -32,7 +32,7 @@ def test_drop_cuts_rows_out_of_the_cache_and_the_rest_finishes(pipe):
     batch.step()
     batch.drop({1})
     cache = pipe.lm.decoder.layers[0].attention.cache
-    assert cache.k.shape[0] == 2 * 4 and pipe.lm.decoder.key_valid.shape[0] == 8  # 2 requests x 2 rows, CFG-doubled
+    assert cache.k.shape[0] == 2 * 4 and pipe.lm.decoder.key_bias.shape[0] == 8  # 2 requests x 2 rows, CFG-doubled
     assert [m.start for m in batch.members] == [0, 2]
     got = run(batch)
     assert set(got) == {0, 2} and all(c.shape == (1, 4, 4) for c in got.values())

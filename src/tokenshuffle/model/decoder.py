@@ -83,6 +83,13 @@ class Decoder(nn.Module):
             layer.attention.cache = None
         self.key_bias = None
 
+    def keep_cache_rows(self, rows: torch.Tensor) -> None:
+        """Keep only batch ``rows`` (indices) of every layer's cache and of the key bias."""
+        for layer in self.layers:
+            cache = layer.attention.cache
+            cache.k, cache.v = cache.k[rows], cache.v[rows]  # (rows', Hkv, max_len, hd)
+        self.key_bias = self.key_bias[rows]  # (rows', 1, 1, max_len)
+
     def forward(self, x: torch.Tensor, *, input_pos: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """x (B, L, D) at positions ``input_pos`` (L,); ``valid`` (B, L) is False at padding -> (B, L, D).
 

@@ -60,6 +60,10 @@ class TokenShuffleLM(nn.Module):
     def clear_cache(self) -> None:
         self.decoder.clear_cache()
 
+    def keep_cache_rows(self, rows: torch.Tensor) -> None:
+        """Drop every cached row but ``rows`` (a server dropping finished or abandoned requests)."""
+        self.decoder.keep_cache_rows(rows)
+
     def embed_windows(self, windows: torch.Tensor) -> torch.Tensor:
         """(B, n, s²) codes in [0, V) -> (B, n, D), one decoder input per window."""
         x = self.tok_embeddings(windows + self.config.image_offset)  # (B, n, s², D)

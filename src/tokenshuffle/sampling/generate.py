@@ -42,10 +42,12 @@ def decode_step(
 
 def sample_window(
     lm: TokenShuffleLM, hidden: torch.Tensor, *, scale: float, sampling: SamplingConfig,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | None = None, row_generators: list[tuple[slice, torch.Generator]] | None = None,
 ) -> torch.Tensor:
     """(rows, 1, D) hidden states -> (B, s²) codes of the next window; rows = 2B laid out [cond; uncond]
-    under guidance (CFG is applied to every code's logits), B otherwise."""
+    under guidance (CFG is applied to every code's logits), B otherwise. ``row_generators`` draws each
+    slice of the B rows from its own generator (the server's requests sharing one batch) instead of
+    ``generator``: the network still runs once, and each slice gets the calls a lone request makes."""
     rows = hidden.shape[0]
     B = rows // 2 if sampling.use_cfg else rows
     ss = lm.s * lm.s
@@ -61,8 +63,9 @@ def sample_window(
         logits = lm.visual_head(f)  # (rows, k, V)
         if sampling.use_cfg:
             logits = cfg_combine(logits, scale)  # (B, k, V)
-        codes[:, 0, part] = sample_logits(logits, temperature=sampling.temperature, top_k=sampling.top_k,
-                                          top_p=sampling.top_p, generator=generator)
+        for rows_of, g in row_generators or [(slice(0, B), generator)]:
+            codes[rows_of, 0, part] = sample_logits(logits[rows_of], temperature=sampling.temperature,
+                                                    top_k=sampling.top_k, top_p=sampling.top_p, generator=g)
     return codes[:, 0]  # (B, s²)
 
 

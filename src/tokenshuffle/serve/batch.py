@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 
 import tokenshuffle as ts
-from tokenshuffle.sampling import CFGSchedule, SamplingConfig, best_of, cfg_combine, code_loglik, decode_step, prefill
-from tokenshuffle.sampling.logits import sample_logits
+from tokenshuffle.sampling import CFGSchedule, SamplingConfig, best_of, code_loglik, decode_step, prefill
+from tokenshuffle.sampling.generate import sample_window
 from tokenshuffle.sequence import build_prefix
 
 
@@ -31,28 +31,9 @@ class Member:
 
 def sample_rows(lm, hidden: torch.Tensor, *, scale: float, sampling: SamplingConfig,
                 members: list[Member]) -> torch.Tensor:
-    """``sampling.generate.sample_window`` with one generator per member: (rows, 1, D) -> (B, s²) codes.
-
-    The network runs once for the whole batch; only the draws are split, each member's rows drawn
-    from its own generator in one call per code group, the same calls a lone request makes.
-    """
-    rows = hidden.shape[0]
-    B = rows // 2 if sampling.use_cfg else rows
-    ss = lm.s * lm.s
-    features = lm.window_features(hidden)  # (rows, 1, s², D)
-    codes = torch.zeros(B, 1, ss, dtype=torch.long, device=hidden.device)  # (B, 1, s²)
-    parts = [slice(j, j + 1) for j in range(ss)] if lm.config.window_ar else [slice(0, ss)]
-    for part in parts:
-        seen = codes[:, :, : part.stop].repeat(rows // B, 1, 1)  # (rows, 1, j+1)
-        f = lm.code_features(features[:, :, : part.stop], codes=seen)[:, 0, part]  # (rows, k, D)
-        logits = lm.visual_head(f)  # (rows, k, V)
-        if sampling.use_cfg:
-            logits = cfg_combine(logits, scale)  # (B, k, V)
-        for m in members:
-            mine = slice(m.start, m.start + len(m.texts))
-            codes[mine, 0, part] = sample_logits(logits[mine], temperature=sampling.temperature,
-                                                 top_k=sampling.top_k, top_p=sampling.top_p, generator=m.generator)
-    return codes[:, 0]  # (B, s²)
+    """``sampling.generate.sample_window`` with one generator per member: (rows, 1, D) -> (B, s²) codes."""
+    gens = [(slice(m.start, m.start + len(m.texts)), m.generator) for m in members]
+    return sample_window(lm, hidden, scale=scale, sampling=sampling, row_generators=gens)
 
 
 class DecodeBatch:
@@ -107,7 +88,7 @@ class DecodeBatch:
         B = self.out.shape[0]
         rows = torch.cat([idx, idx + B]) if self.sampling.use_cfg else idx  # the same rows of both CFG halves
         self.out, self.hidden = self.out[idx], self.hidden[rows]
-        _select_cache_rows(self.lm, rows)
+        self.lm.keep_cache_rows(rows)
         self.members = keep
         self._reindex()
 
@@ -138,13 +119,3 @@ class DecodeBatch:
 
     def close(self) -> None:
         self.lm.clear_cache()
-
-
-def _select_cache_rows(lm, rows: torch.Tensor) -> None:
-    """Keep only ``rows`` of every layer's static KV cache and of the key-validity mask."""
-    decoder = lm.decoder
-    for layer in decoder.layers:
-        cache = layer.attention.cache
-        cache.k = cache.k[rows]  # (rows', Hkv, max_len, hd)
-        cache.v = cache.v[rows]
-    decoder.key_valid = decoder.key_valid[rows]  # (rows', max_len)
