@@ -108,14 +108,15 @@ def _prepare(cfg: VQTrainConfig, out: Path, info: ddp.VQDist, *, resume: bool) -
 
 
 def _train_vq(cfg: VQTrainConfig, *, out: Path, info: ddp.VQDist, resume: bool) -> Path:
+    # Read the data first: a data set with nothing usable is refused before --out is touched.
+    sample_batch = next(training_batches(cfg.data, image_sizes=(min(cfg.image_sizes),), crop_size=0,
+                                         batch_size=4, seed=cfg.seed + 10**6))
     trainer, record = _prepare(cfg, out, info, resume=resume)
     skipped: Counter = Counter()
     # A resumed run restarts the data stream from (seed, step, rank): reproducible, not bit-identical.
     batches = training_batches(cfg.data, image_sizes=cfg.image_sizes, crop_size=cfg.crop_size,
                                batch_size=cfg.batch_size // info.world_size,
                                seed=cfg.seed + 7919 * trainer.step + 104729 * info.rank, skipped=skipped)
-    sample_batch = next(training_batches(cfg.data, image_sizes=(min(cfg.image_sizes),), crop_size=0,
-                                         batch_size=4, seed=cfg.seed + 10**6))
     trainer.model.train()
     with open(out / "log.jsonl" if info.is_main else os.devnull, "a") as log, StopSignals() as signals:
         if record:

@@ -48,5 +48,7 @@ def test_no_usable_image_is_one_line_and_exit_2(tmp_path, capsys):
                "--set", "vq.codebook_size=64", "--set", "image_sizes=[32]", "--set", "crop_size=16"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "no usable image" in err[0]
-    assert main(["train-vq", "--config", "scenes-f8", "--data", str(tmp_path / "empty")]) == 2
+    assert not (tmp_path / "run").exists()  # refused before --out was touched
+    assert main(["train-vq", "--config", "scenes-f8", "--data", str(tmp_path / "empty"), "--out",
+                 str(tmp_path / "run2")]) == 2
     assert "no such folder or tar shard" in capsys.readouterr().err
