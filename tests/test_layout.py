@@ -1,8 +1,7 @@
 """The layout's one rule that code can break silently: inference and evaluation never import training.
 
-Only ``train/``, ``cli/`` and ``bench.py`` may import ``tokenshuffle.train``. The shipped recipes under
-``recipes/`` are training configurations (each builds a ``TrainConfig``) that only ``train`` loads; they
-are the one other place allowed, and the dynamic check below shows importing everything else loads none.
+Only ``train/`` (the LM recipes included: they live in ``train/recipes/``), ``cli/`` and ``bench.py``
+may import ``tokenshuffle.train``; the dynamic check shows importing everything else loads none of it.
 """
 
 import ast
@@ -13,7 +12,7 @@ from pathlib import Path
 import tokenshuffle
 
 SRC = Path(tokenshuffle.__file__).parent
-ALLOWED = ("train/", "cli/", "bench.py", "recipes/")
+ALLOWED = ("train/", "cli/", "bench.py")
 
 
 def _imports(path: Path) -> set[str]:

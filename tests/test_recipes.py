@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from tokenshuffle.recipes import apply_overrides, recipe_names
-from tokenshuffle.train.config import TrainConfig, load_recipe
+from tokenshuffle.recipes import apply_overrides
+from tokenshuffle.train.config import TrainConfig, load_recipe, recipe_names
 
 
 def test_shipped_recipes_are_found_by_name_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert {"smoke", "scenes-t2i-reading", "scenes-stage1", "scenes-stage2", "scenes-stage3"} <= set(recipe_names("lm"))
+    assert {"smoke", "scenes-t2i-reading", "scenes-stage1", "scenes-stage2", "scenes-stage3"} <= set(recipe_names())
     assert isinstance(load_recipe("smoke"), TrainConfig)
 
 

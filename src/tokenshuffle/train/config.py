@@ -1,6 +1,7 @@
 """TrainConfig: everything a ``tokenshuffle train`` run needs, plus named recipes and ``--set`` overrides.
 
-Recipes ship in ``tokenshuffle/recipes/lm_<name>.py`` (named with dashes for underscores), each defining ``CONFIG``;
+Recipes ship in ``tokenshuffle/train/recipes/lm_<name>.py`` (named with dashes for underscores), each
+defining ``CONFIG``;
 ``--set key=value`` overrides a field, ``--set lm.dim=256`` reaches into the model's LMConfig.
 A stage names its parent in ``init_from`` (a run folder or one checkpoint folder).
 """
@@ -20,6 +21,8 @@ from tokenshuffle.sampling.config import SamplingConfig
 from tokenshuffle.train.batches import CAPTION_CHOICES
 
 DATA_KINDS = ("random", "scenes")  # anything else is a folder of pre-encoded code shards
+
+RECIPES = "tokenshuffle.train.recipes"  # the package holding the shipped lm_<name>.py recipes
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,9 @@ class TrainConfig:
 
 
 def recipe_names() -> list[str]:
-    return recipes.recipe_names("lm")
+    return recipes.recipe_names(RECIPES, "lm")
 
 
 def load_recipe(name: str) -> TrainConfig:
-    """The shipped recipe ``tokenshuffle/recipes/lm_<name>.py``, or a user's own ``.py`` path: its ``CONFIG``."""
-    return recipes.load_recipe(name, prefix="lm", cls=TrainConfig)
+    """The shipped recipe ``tokenshuffle/train/recipes/lm_<name>.py``, or a user's own ``.py`` path: its ``CONFIG``."""
+    return recipes.load_recipe(name, package=RECIPES, prefix="lm", cls=TrainConfig)

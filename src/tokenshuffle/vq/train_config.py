@@ -1,6 +1,7 @@
 """VQTrainConfig: everything a ``tokenshuffle train-vq`` run needs, plus named recipes and overrides.
 
-Recipes ship in ``tokenshuffle/recipes/vq_<name>.py`` (named with dashes for underscores), each defining ``CONFIG``;
+Recipes ship in ``tokenshuffle/vq/recipes/vq_<name>.py`` (named with dashes for underscores), each
+defining ``CONFIG``;
 ``--set key=value`` overrides fields, ``--set vq.codebook_size=2048`` reaches into the tokenizer.
 """
 
@@ -15,6 +16,8 @@ from tokenshuffle.recipes import apply_overrides
 from tokenshuffle.vq.config import VQConfig
 
 TRAIN_PARTS = ("all", "decoder", "encoder")
+
+RECIPES = "tokenshuffle.vq.recipes"  # the package holding the shipped vq_<name>.py recipes
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,9 @@ class VQTrainConfig:
 
 
 def recipe_names() -> list[str]:
-    return recipes.recipe_names("vq")
+    return recipes.recipe_names(RECIPES, "vq")
 
 
 def load_recipe(name: str) -> VQTrainConfig:
-    """The shipped recipe ``tokenshuffle/recipes/vq_<name>.py``, or a user's own ``.py`` path: its ``CONFIG``."""
-    return recipes.load_recipe(name, prefix="vq", cls=VQTrainConfig)
+    """The shipped recipe ``tokenshuffle/vq/recipes/vq_<name>.py``, or a user's own ``.py`` path: its ``CONFIG``."""
+    return recipes.load_recipe(name, package=RECIPES, prefix="vq", cls=VQTrainConfig)

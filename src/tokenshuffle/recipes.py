@@ -1,9 +1,10 @@
-"""Named recipes, shipped inside this package (``<prefix>_<name>.py`` defining ``CONFIG``), and
-``--set key=value`` overrides. Shared by ``tokenshuffle train`` (prefix ``lm``) and ``train-vq`` (``vq``).
+"""Finding named recipes and applying ``--set key=value`` overrides, for ``tokenshuffle train`` and
+``train-vq``. The recipes ship inside the package beside their trainers (``tokenshuffle.train.recipes``:
+``lm_<name>.py``; ``tokenshuffle.vq.recipes``: ``vq_<name>.py``), each defining ``CONFIG``.
 
-A name (``--config scenes-t2i-reading``) resolves only to a recipe of this package, from any working
+A name (``--config scenes-t2i-reading``) resolves only to a recipe of that package, from any working
 directory and in any install; a user's own recipe runs only from an explicit path to a ``.py`` file
-(``--config ./my_recipe.py``).
+(``--config ./my_recipe.py``). This module imports no trainer: the package is named by its caller.
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ def apply_overrides(d: dict, assignments: list[str]) -> dict:
     return d
 
 
-def recipe_names(prefix: str) -> list[str]:
-    """The names of this package's ``<prefix>_*`` recipes, dashes for underscores."""
+def recipe_names(package: str, prefix: str) -> list[str]:
+    """The names of the ``<prefix>_*`` recipes in ``package``, dashes for underscores."""
     head = f"{prefix}_"
-    return sorted(m.name[len(head):].replace("_", "-") for m in pkgutil.iter_modules(__path__)
-                  if m.name.startswith(head))
+    path = importlib.import_module(package).__path__
+    return sorted(m.name[len(head):].replace("_", "-") for m in pkgutil.iter_modules(path) if m.name.startswith(head))
 
 
 def _is_path(name: str) -> bool:
@@ -66,14 +67,15 @@ def _load_file(path: Path, *, prefix: str):
     return module
 
 
-def load_recipe(name: str, *, prefix: str, cls):
-    """A shipped recipe's ``CONFIG`` by name, or a user's from an explicit ``.py`` path; checked to be a ``cls``."""
+def load_recipe(name: str, *, package: str, prefix: str, cls):
+    """A shipped recipe's ``CONFIG`` by name (from ``package``), or a user's from an explicit ``.py`` path;
+    checked to be a ``cls``."""
     if _is_path(name):
         module = _load_file(Path(name), prefix=prefix)
-    elif name.replace("-", "_") in {n.replace("-", "_") for n in recipe_names(prefix)}:
-        module = importlib.import_module(f"{__name__}.{prefix}_{name.replace('-', '_')}")
+    elif name.replace("-", "_") in {n.replace("-", "_") for n in recipe_names(package, prefix)}:
+        module = importlib.import_module(f"{package}.{prefix}_{name.replace('-', '_')}")
     else:
-        available = ", ".join(recipe_names(prefix)) or "none"
+        available = ", ".join(recipe_names(package, prefix)) or "none"
         raise ValueError(f"--config {name}: no such recipe; available: {available} (or a path to your own .py file)")
     config = getattr(module, "CONFIG", None)
     if not isinstance(config, cls):
