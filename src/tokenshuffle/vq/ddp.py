@@ -51,7 +51,10 @@ def setup(device: str | torch.device | None) -> VQDist:
 
 
 def teardown() -> None:
+    """Leave the group once every rank got here: a rank that tears gloo down while another is still in a
+    collective can abort the process at exit ("terminate called without an active exception")."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
