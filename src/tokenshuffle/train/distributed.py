@@ -1,4 +1,5 @@
-"""Process groups (torchrun), DDP / FSDP2 wrapping, activation checkpointing and torch.compile.
+"""DDP / FSDP2 wrapping, activation checkpointing and torch.compile (joining the process group itself is
+``tokenshuffle.process_group``, shared with ``train-vq``).
 
 Everything here is applied to a built model from the outside; the model files know nothing of it.
 The wrapped unit is ``LossModule`` (model + loss), so the whole loss, heads included, runs inside the
@@ -7,10 +8,7 @@ wrapper's forward: DDP sees every parameter used there and FSDP2's root gathers 
 
 from __future__ import annotations
 
-import datetime
 import functools
-import os
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -18,48 +16,10 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.process_group import DistInfo, any_rank, barrier, setup, teardown  # noqa: F401 (re-exported)
 from tokenshuffle.sequence import Batch
 from tokenshuffle.train.config import TrainConfig
 from tokenshuffle.train.step import LossConfig, lm_loss
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int
-    world_size: int
-    local_rank: int
-    device: torch.device
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-
-def setup(device: str | None = None) -> DistInfo:
-    """Join the torchrun process group (gloo on CPU, NCCL on GPU); a plain run is rank 0 of 1."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    if device is None:
-        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    if world > 1 and not dist.is_initialized():
-        backend = "nccl" if dev.type == "cuda" else "gloo"
-        dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30))
-    return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=dev)
-
-
-def teardown() -> None:
-    """Leave the group once every rank got here: a rank that tears gloo down while another is still in a
-    collective can abort the process at exit ("terminate called without an active exception")."""
-    if dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 def all_mean(values: list[float], info: DistInfo) -> list[float]:
@@ -69,11 +29,6 @@ def all_mean(values: list[float], info: DistInfo) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=info.device if info.device.type == "cuda" else "cpu")
     dist.all_reduce(t)
     return (t / info.world_size).tolist()
-
-
-def any_rank(flag: bool, info: DistInfo) -> bool:
-    """True on every rank if ``flag`` is true on any."""
-    return all_mean([float(flag)], info)[0] > 0
 
 
 def nonfinite_names(lm: TokenShuffleLM, optimizer: torch.optim.Optimizer) -> list[str]:
@@ -87,11 +42,6 @@ def nonfinite_names(lm: TokenShuffleLM, optimizer: torch.optim.Optimizer) -> lis
                 bad.append(name)
                 break
     return bad
-
-
-def barrier(info: DistInfo) -> None:
-    if info.enabled:
-        dist.barrier()
 
 
 class LossModule(nn.Module):

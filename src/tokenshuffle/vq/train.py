@@ -87,7 +87,7 @@ def train_vq(cfg: VQTrainConfig, *, out: str | Path, device: str | torch.device 
         ddp.teardown()
 
 
-def _prepare(cfg: VQTrainConfig, out: Path, info: ddp.VQDist, *, resume: bool) -> tuple[Trainer, dict | None]:
+def _prepare(cfg: VQTrainConfig, out: Path, info: ddp.DistInfo, *, resume: bool) -> tuple[Trainer, dict | None]:
     """The trainer, loaded on every rank and equal to rank 0's; -> (trainer, the resume record or None)."""
     if cfg.batch_size % info.world_size:
         raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the number of processes "
@@ -107,7 +107,7 @@ def _prepare(cfg: VQTrainConfig, out: Path, info: ddp.VQDist, *, resume: bool) -
     return trainer, record
 
 
-def _train_vq(cfg: VQTrainConfig, *, out: Path, info: ddp.VQDist, resume: bool) -> Path:
+def _train_vq(cfg: VQTrainConfig, *, out: Path, info: ddp.DistInfo, resume: bool) -> Path:
     # Read the data first: a data set with nothing usable is refused before --out is touched.
     sample_batch = next(training_batches(cfg.data, image_sizes=(min(cfg.image_sizes),), crop_size=0,
                                          batch_size=4, seed=cfg.seed + 10**6))

@@ -48,7 +48,7 @@ def save_grid(path: Path, originals: torch.Tensor, recons: torch.Tensor) -> None
 class Trainer:
     """One tokenizer's training state (model, EMA, optimisers, codebook usage) and its step."""
 
-    def __init__(self, cfg: VQTrainConfig, out: Path, info: ddp.VQDist):
+    def __init__(self, cfg: VQTrainConfig, out: Path, info: ddp.DistInfo):
         device = info.device
         self.cfg, self.out, self.device, self.info = cfg, out, device, info
         self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
