@@ -20,7 +20,7 @@ from tokenshuffle.errors import check_range
 from tokenshuffle.model.io import load_lm, save_lm
 from tokenshuffle.model.lm import TokenShuffleLM
 from tokenshuffle.sampling.config import SamplingConfig
-from tokenshuffle.sampling.generate import generate
+from tokenshuffle.sampling.generate import generate, too_long_message
 from tokenshuffle.serialization import atomic_write
 from tokenshuffle.text import ByteTokenizer, load_text_tokenizer, save_text_tokenizer
 from tokenshuffle.vq.autoencoder import VQTokenizer
@@ -120,14 +120,19 @@ class TextToImagePipeline:
         return directory
 
     def grid_for(self, height: int, width: int) -> tuple[int, int]:
-        """Pixels -> code grid (h, w); ValueError naming the size and the valid ones."""
+        """Pixels -> code grid (h, w); ValueError naming the size and the valid ones (a multiple of
+        downsample*s, within the grid tokens and, after the longest prompt, within max_seq_len)."""
         step = self.vq.downsample * self.lm.s
         largest = self.lm.config.max_grid_size * self.vq.downsample // step * step
         for name, v in (("height", height), ("width", width)):
             if isinstance(v, bool) or not isinstance(v, int) or v < step or v % step or v > largest:
                 raise ValueError(f"{name}={v!r} is not a size this model serves: a multiple of downsample*s = "
                                  f"{self.vq.downsample}*{self.lm.s} = {step} from {step} to {largest}")
-        return height // self.vq.downsample, width // self.vq.downsample
+        grid = height // self.vq.downsample, width // self.vq.downsample
+        cfg = self.lm.config
+        if (grid[0] // self.lm.s) * (grid[1] // self.lm.s) + cfg.max_prefix_len > cfg.max_seq_len:
+            raise ValueError(too_long_message(self.lm, grid=grid, prefix_len=cfg.max_prefix_len))
+        return grid
 
     def resolve(self, *, height: int | None = None, width: int | None = None, sampling: SamplingConfig | None = None,
                 **overrides) -> tuple[tuple[int, int], SamplingConfig]:

@@ -137,10 +137,6 @@ def default_size(pipe) -> tuple[int, int]:
     return pipe.width, pipe.height
 
 
-def max_text_positions(lm) -> int:
-    return lm.config.max_text_len + 4  # [BOS] text [SOI] <h> <w>
-
-
 def check_size(pipe, size: str | None) -> tuple[tuple[int, int], tuple[int, int]]:
     """``"WxH"`` -> ((W, H) pixels, (h, w) code grid) the model can decode, or a 400 naming ``size``."""
     width, height = default_size(pipe) if size is None else _parse_size(size)
@@ -152,10 +148,6 @@ def check_size(pipe, size: str | None) -> tuple[tuple[int, int], tuple[int, int]
         grid = pipe.grid_for(height, width)
     except ValueError as exc:
         raise APIError(400, f"size {width}x{height} cannot be served ({exc}); use {hint}", param="size") from None
-    h, w = grid
-    positions = (h // pipe.lm.s) * (w // pipe.lm.s)
-    if max(h, w) > cfg.max_grid_size or positions + max_text_positions(pipe.lm) > cfg.max_seq_len:
-        raise APIError(400, f"size {width}x{height} is too large for this model; use {hint}", param="size")
     return (width, height), grid
 
 
