@@ -147,3 +147,35 @@ def test_cli_eval_nll_swapped_captions(tmp_path, capsys):
     assert "swapped colours:" in capsys.readouterr().out
     assert main(args + ["--contrast", "words"]) == 2
     assert "--contrast must be one of scenes" in capsys.readouterr().err
+
+
+class _TwoSizes:
+    """Rows 0, 2, 4 have a 4x4 grid, rows 1, 3 a 2x6 grid: a multi-size CodeSource, as ShardCodes."""
+
+    def __init__(self):
+        g = torch.Generator().manual_seed(5)
+        self.items = {i: torch.randint(0, 64, (4, 4) if i % 2 == 0 else (2, 6), generator=g) for i in range(5)}
+        self.num_samples = 5
+        self.buckets = [torch.tensor([0, 2, 4]).numpy(), torch.tensor([1, 3]).numpy()]
+        self.bucket_grids = [(4, 4), (2, 6)]
+
+    def get(self, indices):
+        assert len({tuple(self.items[i].shape) for i in indices}) == 1, "a batch mixed two grids"
+        return [(f"item {i}",) for i in indices], torch.stack([self.items[i] for i in indices])
+
+
+def test_a_multi_size_set_is_scored_per_size_with_batches_that_never_mix_grids():
+    lm, src, tok = _lm().eval(), _TwoSizes(), ByteTokenizer()
+    out = heldout_nll(lm, src, tokenizer=tok, config=NLLConfig(num_samples=4, batch_size=8))  # 2 per size
+    ce = {}
+    with torch.no_grad():
+        for name, rows in (("4x4", [0, 2]), ("2x6", [1, 3])):
+            ce[name] = [lm_loss(lm, make_batch([tok.encode(f"item {i}")], src.items[i][None], lm=lm))[1]["image_ce"]
+                        for i in rows]
+    for name, values in ce.items():
+        assert math.isclose(out["bits_per_token_by_grid"][name], sum(values) / 2 / math.log(2), rel_tol=1e-5)
+    overall = (sum(ce["4x4"]) * 16 + sum(ce["2x6"]) * 12) / (2 * 16 + 2 * 12)
+    assert math.isclose(out["image_ce"], overall, rel_tol=1e-5)
+    assert out["num_samples"] == 4 and out["num_tokens"] == 2 * 16 + 2 * 12
+    shuffled = heldout_nll(lm, src, tokenizer=tok, config=NLLConfig(num_samples=4, batch_size=1, captions="shuffled"))
+    assert set(shuffled["bits_per_token_by_grid"]) == {"4x4", "2x6"}

@@ -1,3 +1,4 @@
+import json
 from collections import Counter
 
 import numpy as np
@@ -77,8 +78,11 @@ def test_shard_codes_with_buckets_train(tmp_path):
     buckets = EncodeConfig(buckets=((32, 64), (32, 32)))
     encode_dataset(vq, tmp_path / "wds", tmp_path / "codes", config=buckets, progress=False)
     source = ShardCodes(str(tmp_path / "codes"))
-    assert [len(b) for b in source.buckets] == [6, 6]
+    assert [len(b) for b in source.buckets] == [6, 6] and source.bucket_grids == [(2, 2), (2, 4)]
     with pytest.raises(ValueError, match="several grids"):
         source.get([int(source.buckets[0][0]), int(source.buckets[1][0])])
     assert main(["train", "--config", "smoke", "--out", str(tmp_path / "run"), "--no-progress", "--set",
-                 f"data={tmp_path / 'codes'}", "--set", "num_steps=4", "--set", "eval_every=0"]) == 0
+                 f"data={tmp_path / 'codes'}", "--set", "num_steps=4", "--set", "eval_every=4",
+                 "--set", f"eval_data={tmp_path / 'codes'}", "--set", "num_eval_samples=4"]) == 0
+    last = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()][-1]
+    assert {"eval_bits_per_token_2x2", "eval_bits_per_token_2x4"} <= set(last)  # held-out bits of each size

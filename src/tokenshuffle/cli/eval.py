@@ -230,6 +230,8 @@ def run_nll(args) -> int:
     prompts = "" if config.captions == "given" else f", {config.captions} captions"
     print(f"held-out NLL: {result['bits_per_token']:.4f} bits per image token "
           f"({result['num_samples']} images, {result['num_tokens']} tokens{prompts})")
+    for name, bits in result.get("bits_per_token_by_grid", {}).items():
+        print(f"  {name} codes: {bits:.4f} bits per image token")
     if args.json:
         write_json(args.json, {"model": str(args.model), "data": args.data, "captions": config.captions, **result})
     return 0

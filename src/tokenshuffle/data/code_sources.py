@@ -84,6 +84,7 @@ class ShardCodes:
         self.num_samples = len(self.shards)
         # rows of each grid, when there are several (BatchStream then keeps each step within one)
         self.buckets = list(self.shards.buckets.values()) if len(self.shards.buckets) > 1 else None
+        self.bucket_grids = list(self.shards.buckets)  # (h, w) of each bucket, in the order of ``buckets``
 
     def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]:
         items = [self.shards[i] for i in indices]

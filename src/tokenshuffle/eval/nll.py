@@ -39,13 +39,26 @@ class NLLConfig:
         check_choice("captions", self.captions, CAPTIONS)
 
 
-def _items(source: CodeSource, indices: list[int], num: int, mode: str) -> tuple[list[str], torch.Tensor]:
-    """(prompts, codes) of the contiguous ``indices``; the prompts per ``mode`` (see ``CAPTIONS``).
+def _groups(source: CodeSource, num: int) -> list[tuple[str | None, list[int]]]:
+    """The items to score, one group per size: all of ``range(num)``, or for a multi-size code set the
+    first ``ceil(num / buckets)`` rows of each bucket, named ``HxW`` (its code grid)."""
+    buckets = getattr(source, "buckets", None)
+    if not buckets:
+        return [(None, list(range(num)))]
+    per = -(-num // len(buckets))
+    return [(f"{h}x{w}", [int(i) for i in rows[:per]]) for (h, w), rows in zip(source.bucket_grids, buckets,
+                                                                                     strict=True)]
 
-    ``"shuffled"`` gives item i the caption of item (i+1) % num, read in the same ``get`` as the batch.
+
+def _items(source: CodeSource, rows: list[int], at: slice, mode: str) -> tuple[list[str], torch.Tensor]:
+    """(prompts, codes) of ``rows[at]``; the prompts per ``mode`` (see ``CAPTIONS``).
+
+    ``"shuffled"`` gives each row the caption of the next row of ``rows`` (the last one the first's),
+    read in the same ``get`` as the batch.
     """
-    if mode == "shuffled" and num > 1:
-        phrasings, codes = source.get(indices + [(indices[-1] + 1) % num])
+    indices = rows[at]
+    if mode == "shuffled" and len(rows) > 1:
+        phrasings, codes = source.get(indices + [rows[at.stop % len(rows)]])
         return first_captions(phrasings)[1:], codes[:-1]
     phrasings, codes = source.get(indices)
     return (first_captions(phrasings) if mode == "given" else [""] * len(indices)), codes
@@ -67,7 +80,8 @@ def heldout_nll(
     forward: Callable[[Batch], tuple[torch.Tensor, dict]] | None = None,
     autocast_dtype: torch.dtype | None = None,
 ) -> dict:
-    """-> {"bits_per_token", "image_ce", "num_samples", "num_tokens"} over the first items of ``source``.
+    """-> {"bits_per_token", "image_ce", "num_samples", "num_tokens"} over the first items of ``source``;
+    a multi-size set scores ``num_samples`` split evenly over its sizes and adds ``bits_per_token_by_grid``.
 
     ``forward`` (Batch -> (loss, metrics)) lets a training loop score through its DDP/FSDP wrapper.
     """
@@ -76,36 +90,46 @@ def heldout_nll(
     device = lm.output.weight.device
     was_training = lm.training
     lm.eval()
-    total_ce, total_tokens = 0.0, 0
+    groups = _groups(source, num)
+    per_size: dict[str | None, tuple[float, int]] = {}  # size name -> (summed CE, tokens)
     try:
-        for start in range(0, num, config.batch_size):
-            indices = list(range(start, min(num, start + config.batch_size)))
-            captions, codes = _items(source, indices, num, config.captions)
-            batch = make_batch([tokenizer.encode(c) for c in captions], codes, lm=lm).to(device)
-            with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
-                                enabled=autocast_dtype is not None):
-                _, metrics = forward(batch)
-            tokens = codes.numel()
-            total_ce += metrics["image_ce"] * tokens
-            total_tokens += tokens
+        for name, rows in groups:
+            total_ce, total_tokens = 0.0, 0
+            for start in range(0, len(rows), config.batch_size):
+                at = slice(start, min(len(rows), start + config.batch_size))
+                captions, codes = _items(source, rows, at, config.captions)
+                batch = make_batch([tokenizer.encode(c) for c in captions], codes, lm=lm).to(device)
+                with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
+                                    enabled=autocast_dtype is not None):
+                    _, metrics = forward(batch)
+                total_ce += metrics["image_ce"] * codes.numel()
+                total_tokens += codes.numel()
+            per_size[name] = (total_ce, total_tokens)
     finally:
         lm.train(was_training)
-    ce = total_ce / total_tokens
-    return {"bits_per_token": ce / math.log(2), "image_ce": ce, "num_samples": num, "num_tokens": total_tokens}
+    total_tokens = sum(t for _, t in per_size.values())
+    ce = sum(c for c, _ in per_size.values()) / total_tokens
+    out = {"bits_per_token": ce / math.log(2), "image_ce": ce, "num_samples": sum(len(r) for _, r in groups),
+           "num_tokens": total_tokens}
+    if None not in per_size:  # a multi-size set: bits per code of each size too
+        out["bits_per_token_by_grid"] = {name: c / t / math.log(2) for name, (c, t) in per_size.items()}
+    return out
 
 
 @torch.no_grad()
 def swap_gap(lm: TokenShuffleLM, source: CodeSource, *, tokenizer, rules: SwapNegatives,
              config: NLLConfig = NLLConfig()) -> dict:
     """-> {rule name: {"num", "delta" (mean nats per image), "positive" (fraction with delta > 0)}} over the
-    first ``config.num_samples`` items whose caption (the prompt) has a negative under ``rules``."""
+    first ``config.num_samples`` items (split evenly over the sizes of a multi-size set) whose caption
+    (the prompt) has a negative under ``rules``."""
     num = min(config.num_samples, source.num_samples or config.num_samples)
     deltas: dict[str, list[float]] = {name: [] for name in rules.names}
     was_training = lm.training
     lm.eval()
     try:
-        for start in range(0, num, config.batch_size):
-            indices = list(range(start, min(num, start + config.batch_size)))
+        batches = [rows[i:i + config.batch_size] for _, rows in _groups(source, num)
+                   for i in range(0, len(rows), config.batch_size)]
+        for indices in batches:
             phrasings, codes = source.get(indices)
             found = [(i, rules.swap(tokenizer.encode(c))) for i, c in enumerate(first_captions(phrasings))]
             found = [(i, f, tokenizer.encode(first_captions(phrasings)[i])) for i, f in found if f is not None]

@@ -33,17 +33,38 @@ def resolve_parent(path: str) -> Path:
 
 def carry_over(lm: TokenShuffleLM, parent: Path) -> dict:
     """Copy every parent weight whose name and shape match (decoder, embeddings, heads); the rest
-    (e.g. the shuffle MLPs a stage-1 s=1 parent never had) keeps its fresh init."""
+    (e.g. the shuffle MLPs a stage-1 s=1 parent never had) keeps its fresh init. A stage may raise
+    ``max_grid_size`` (a higher-resolution stage): the vocabulary rows of the parent's text, specials,
+    grid sizes and image codes move to their new places, and the grid tokens it adds start fresh."""
     config, state = read_lm_state(parent)
-    for name in ("text_vocab_size", "max_grid_size", "image_vocab_size", "dim", "num_layers"):
+    for name in ("text_vocab_size", "image_vocab_size", "dim", "num_layers"):
         if getattr(config, name) != getattr(lm.config, name):
             raise ValueError(f"init_from={parent}: parent {name}={getattr(config, name)} differs from this "
                              f"stage's {getattr(lm.config, name)}; the stages must share vocabulary and decoder")
+    if config.max_grid_size > lm.config.max_grid_size:
+        raise ValueError(f"init_from={parent}: parent max_grid_size={config.max_grid_size} is larger than this "
+                         f"stage's {lm.config.max_grid_size}; a stage may keep or raise it, never lower it")
+    state = dict(state)
+    if config.max_grid_size != lm.config.max_grid_size:
+        for name in ("tok_embeddings.weight", "output.weight"):
+            if name in state:
+                state[name] = _move_vocab_rows(state[name], old=config, new=lm.config,
+                                               fresh=lm.state_dict()[name])
     own = lm.state_dict()
     carried = [k for k in own if k in state and state[k].shape == own[k].shape]
     for k in carried:
         own[k].copy_(state[k])
     return {"carried": len(carried), "new": sorted(set(own) - set(carried))}
+
+
+def _move_vocab_rows(rows: torch.Tensor, *, old, new, fresh: torch.Tensor) -> torch.Tensor:
+    """(old vocab, D) -> (new vocab, D): text, specials and grid sizes 1..old max keep their rows, the image
+    codes move up by the added grid sizes, and the added grid-size rows come from ``fresh``."""
+    out = fresh.clone()
+    kept = old.image_offset  # text + specials + the parent's grid sizes: the same ids in both
+    out[:kept] = rows[:kept]
+    out[new.image_offset:] = rows[old.image_offset:]
+    return out
 
 
 def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:

@@ -247,7 +247,8 @@ def _evaluate(r: _Run) -> dict:
                       config=NLLConfig(num_samples=cfg.num_eval_samples,
                                        batch_size=max(1, cfg.batch_size // (cfg.grad_accum * r.info.world_size))),
                       autocast_dtype=r.dtype if r.dtype != torch.float32 else None)
-    return {"eval_bits_per_token": nll["bits_per_token"], "eval_image_ce": nll["image_ce"]}
+    by_grid = {f"eval_bits_per_token_{name}": bits for name, bits in nll.get("bits_per_token_by_grid", {}).items()}
+    return {"eval_bits_per_token": nll["bits_per_token"], "eval_image_ce": nll["image_ce"], **by_grid}
 
 
 def _write_samples(r: _Run) -> None:

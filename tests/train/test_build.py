@@ -1,0 +1,48 @@
+import dataclasses
+
+import pytest
+import torch
+
+from tokenshuffle.model.config import LMConfig
+from tokenshuffle.model.io import save_lm
+from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.sequence import make_batch, teacher_forced
+from tokenshuffle.train.build import carry_over
+
+PARENT = LMConfig.preset("tiny", image_vocab_size=32, max_grid_size=8, max_text_len=8, shuffle_window=2)
+
+
+def _lm(config: LMConfig, seed: int) -> TokenShuffleLM:
+    torch.manual_seed(seed)
+    return TokenShuffleLM(config).eval()
+
+
+def _outputs(lm: TokenShuffleLM, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    batch = make_batch([[3, 1, 4], [1, 5]], codes, lm=lm)
+    with torch.no_grad():
+        hidden, logits = teacher_forced(lm, batch)
+    return hidden, logits
+
+
+def test_a_stage_that_raises_max_grid_size_computes_what_its_parent_did_on_the_parents_sizes(tmp_path):
+    parent = _lm(PARENT, seed=0)
+    save_lm(parent, tmp_path / "parent")
+    child = _lm(dataclasses.replace(PARENT, max_grid_size=16, max_seq_len=1024), seed=1)
+    fresh = child.tok_embeddings.weight[PARENT.image_offset:child.config.image_offset].clone()
+    info = carry_over(child, tmp_path / "parent")
+    assert info["new"] == []
+    codes = torch.randint(0, 32, (2, 8, 4), generator=torch.Generator().manual_seed(2))  # an 8x4 grid
+    for got, want in zip(_outputs(child, codes), _outputs(parent, codes), strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    # The added grid sizes 9..16 keep their fresh rows; the image codes moved up by 8 rows.
+    torch.testing.assert_close(child.tok_embeddings.weight[PARENT.image_offset:child.config.image_offset], fresh)
+    torch.testing.assert_close(child.output.weight[child.config.image_offset:],
+                               parent.output.weight[PARENT.image_offset:])
+
+
+def test_a_stage_may_not_lower_max_grid_size_or_change_the_decoder(tmp_path):
+    save_lm(_lm(PARENT, seed=0), tmp_path / "parent")
+    with pytest.raises(ValueError, match="max_grid_size=8 is larger than this stage's 4"):
+        carry_over(_lm(dataclasses.replace(PARENT, max_grid_size=4), seed=0), tmp_path / "parent")
+    with pytest.raises(ValueError, match="parent dim=64 differs"):
+        carry_over(_lm(dataclasses.replace(PARENT, dim=128), seed=0), tmp_path / "parent")
