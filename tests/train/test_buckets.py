@@ -17,6 +17,7 @@ class _Buckets:
              **{i: (4, 2) for i in range(18, 21)}}
     num_samples = 21
     buckets = [np.arange(0, 12), np.arange(12, 18), np.arange(18, 21)]
+    bucket_grids = [(2, 2), (2, 4), (4, 2)]
 
     def get(self, indices):
         grids = {self.grids[i] for i in indices}
@@ -24,8 +25,9 @@ class _Buckets:
         return [(f"item {i}",) for i in indices], torch.stack([torch.full(self.grids[i], i) for i in indices])
 
 
-def _stream(position=0):
-    return BatchStream(_Buckets(), tokenizer=ByteTokenizer(), seed=1, caption_dropout=0.0, position=position)
+def _stream(position=0, weights=None):
+    return BatchStream(_Buckets(), tokenizer=ByteTokenizer(), seed=1, caption_dropout=0.0, position=position,
+                       bucket_weights=weights)
 
 
 def test_every_step_is_one_bucket_and_buckets_come_up_by_size():
@@ -37,6 +39,27 @@ def test_every_step_is_one_bucket_and_buckets_come_up_by_size():
     assert shapes == {(2, 2): 30, (2, 4): 20, (4, 2): 10}
     for micro in steps:
         assert len({tuple(c.shape[1:]) for _, c in micro}) == 1  # both micro-batches of a step share the grid
+
+
+def test_bucket_weights_scale_a_buckets_share_of_the_steps():
+    s = _stream(weights={(4, 2): 4.0, (2, 2): 0.5})  # chunks per epoch: 2 of (2, 2), 2 of (2, 4), 3 of (4, 2)
+    steps = [s.next_step(global_batch=4, grad_accum=1, rank=0, world_size=1)[0][1] for _ in range(70)]
+    assert Counter(tuple(c.shape[1:]) for c in steps) == {(2, 2): 20, (2, 4): 20, (4, 2): 30}
+    plan = BucketPlan(_Buckets.buckets, seed=1, chunk=4, weights=[0.5, 1.0, 4.0])  # each (4, 2) item 4 times
+    assert Counter(plan.item(k) for k in range(plan.epoch_len) if plan.item(k) >= 18) == {18: 4, 19: 4, 20: 4}
+    with pytest.raises(ValueError, match=r"names code grids 8x8 that the data does not have; its grids \(height x "
+                       r"width in codes\): 2x2, 2x4, 4x2"):
+        _stream(weights={(8, 8): 2.0})
+
+
+def test_bucket_weights_setting_is_parsed_and_checked():
+    from tokenshuffle.train.config import TrainConfig
+
+    assert TrainConfig(data="random", bucket_weights="32x32=2, 64x32=0.5").bucket_weight_map == {
+        (32, 32): 2.0, (64, 32): 0.5}
+    for bad in ("32x32", "32=2", "32x32=0", "axb=1"):
+        with pytest.raises(ValueError, match="bucket_weights"):
+            TrainConfig(data="random", bucket_weights=bad)
 
 
 def test_an_epoch_shows_every_item_and_resume_is_exact():

@@ -32,7 +32,7 @@ class BatchStream:
     """
 
     def __init__(self, source: CodeSource, *, tokenizer, seed: int, caption_dropout: float, position: int = 0,
-                 caption_choice: str = "first"):
+                 caption_choice: str = "first", bucket_weights: dict[tuple[int, int], float] | None = None):
         check_range("caption_dropout", caption_dropout, low=0, high=1)
         check_choice("caption_choice", caption_choice, CAPTION_CHOICES)
         self.source, self.tokenizer, self.seed = source, tokenizer, seed
@@ -41,6 +41,13 @@ class BatchStream:
         self.position = position
         self._perm: tuple[int, np.ndarray] | None = None
         self._plan = None  # BucketPlan of a multi-bucket source, made for the global batch of next_step
+        self.bucket_weights = dict(bucket_weights or {})  # code grid (h, w) -> weight; others weigh 1
+        grids = getattr(source, "bucket_grids", None) if getattr(source, "buckets", None) else None
+        unknown = sorted(set(self.bucket_weights) - set(grids or []))
+        if unknown:
+            have = ", ".join(f"{h}x{w}" for h, w in grids or []) or "none (one grid)"
+            raise ValueError(f"bucket_weights names code grids {', '.join(f'{h}x{w}' for h, w in unknown)} that "
+                             f"the data does not have; its grids (height x width in codes): {have}")
 
     def item(self, k: int) -> int:
         if self._plan is not None:
@@ -83,7 +90,9 @@ class BatchStream:
         if buckets and (self._plan is None or self._plan.chunk != global_batch):
             from tokenshuffle.train.buckets import BucketPlan
 
-            self._plan = BucketPlan(buckets, seed=self.seed, chunk=global_batch, offset=self.position % global_batch)
+            weights = [self.bucket_weights.get(tuple(g), 1.0) for g in self.source.bucket_grids]
+            self._plan = BucketPlan(buckets, seed=self.seed, chunk=global_batch, offset=self.position % global_batch,
+                                    weights=weights)
         start = self.position
         out = [self.batch_at(start + (m * world_size + rank) * micro, micro) for m in range(grad_accum)]
         self.position += global_batch

@@ -1,10 +1,12 @@
 """One size bucket per optimiser step: which item sits at each position of a multi-bucket code set.
 
-An epoch is cut into chunks of ``chunk`` positions (the global batch): bucket j, with n_j items,
-gets ceil(n_j / chunk) chunks holding a fresh permutation of its items (the last chunk filled up by
-wrapping round that permutation), and the chunks of all buckets are shuffled together. So every step
-draws from one bucket, buckets come up in proportion to their size, each epoch shows every item at
-least once, and the item at a position depends only on (seed, position, chunk): resume stays exact.
+An epoch is cut into chunks of ``chunk`` positions (the global batch): bucket j, with n_j items and
+weight w_j (default 1), gets ceil(w_j n_j / chunk) chunks holding a fresh permutation of its items
+(filled up by wrapping round that permutation, so a weight of 2 shows each item twice), and the chunks
+of all buckets are shuffled together. So every step draws from one bucket, buckets come up in
+proportion to their weighted size, each epoch shows every item at least once (a weight below 1 shows
+only the first part of the bucket's permutation), and the item at a position depends only on (seed,
+position, chunk, weights): resume stays exact.
 ``offset`` aligns the chunks to the run's position when the plan is made (a run resumed with another
 batch size), so a step never straddles two chunks.
 """
@@ -15,9 +17,13 @@ import numpy as np
 
 
 class BucketPlan:
-    def __init__(self, buckets: list[np.ndarray], *, seed: int, chunk: int, offset: int = 0):
+    def __init__(self, buckets: list[np.ndarray], *, seed: int, chunk: int, offset: int = 0,
+                 weights: list[float] | None = None):
         self.buckets, self.seed, self.chunk, self.offset = [np.asarray(b) for b in buckets], seed, chunk, offset
-        self.num_chunks = [-(-len(b) // chunk) for b in self.buckets]
+        weights = [1.0] * len(self.buckets) if weights is None else weights
+        if len(weights) != len(self.buckets) or any(w <= 0 for w in weights):
+            raise ValueError(f"bucket weights {weights} must be one number > 0 per bucket ({len(self.buckets)})")
+        self.num_chunks = [max(1, -(-round(w * len(b)) // chunk)) for b, w in zip(self.buckets, weights, strict=True)]
         self.epoch_len = chunk * sum(self.num_chunks)
         self._epoch: tuple[int, list[np.ndarray], np.ndarray] | None = None
 

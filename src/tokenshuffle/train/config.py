@@ -45,6 +45,9 @@ class TrainConfig:
     # "first": every sample is shown with its item's prompt (captions[0]); "any": with one of all its
     # phrasings (the scenes' others name every object's colour, counts as digits, ...), drawn per sample.
     caption_choice: str = "first"
+    # A multi-size code set: steps are drawn from its buckets in proportion to their sizes times these
+    # weights, "HxW=w,..." with HxW the code grid (e.g. "32x32=2": twice the 512² steps at downsample 16).
+    bucket_weights: str = ""
     # Optimisation: batch_size is the global batch of one optimiser step (all ranks, all micro-steps).
     batch_size: int = 16
     grad_accum: int = 1
@@ -98,6 +101,7 @@ class TrainConfig:
             raise ValueError(f"batch_size={self.batch_size} must be divisible by grad_accum={self.grad_accum}")
         check_range("caption_dropout", self.caption_dropout, low=0, high=1)
         check_choice("caption_choice", self.caption_choice, CAPTION_CHOICES)
+        self.bucket_weight_map  # noqa: B018  (parses and checks bucket_weights)
         check_choice("scene_style", self.scene_style, STYLES)
         check_range("lr", self.lr, low=0, low_open=True)
         check_range("min_lr_ratio", self.min_lr_ratio, low=0, high=1)
@@ -121,6 +125,22 @@ class TrainConfig:
             raise ValueError("set at most one of init_from and init_hf_llama")
         if self.data == "scenes" and not self.vq:
             raise ValueError("data='scenes' encodes on the fly and needs vq=<VQ tokenizer folder>")
+
+    @property
+    def bucket_weight_map(self) -> dict[tuple[int, int], float]:
+        """``bucket_weights`` parsed: code grid (h, w) -> weight > 0."""
+        out: dict[tuple[int, int], float] = {}
+        for part in filter(None, (p.strip() for p in self.bucket_weights.split(","))):
+            try:
+                grid, weight = part.split("=")
+                h, w = (int(v) for v in grid.lower().split("x"))
+                out[(h, w)] = float(weight)
+            except ValueError:
+                raise ValueError(f"bucket_weights: {part!r} is not HxW=WEIGHT (a code grid and a number, e.g. "
+                                 "32x32=2)") from None
+            if not out[(h, w)] > 0 or h < 1 or w < 1:
+                raise ValueError(f"bucket_weights: {part!r} needs a grid of positive sides and a weight > 0")
+        return out
 
     @property
     def grid(self) -> tuple[int, int]:

@@ -88,7 +88,7 @@ def _build(cfg: TrainConfig, run: Path, info: D.DistInfo, lm: TokenShuffleLM) ->
     model = D.wrap(lm, cfg, info)
     train_source, eval_source, vq = make_sources(cfg, lm, info.device)
     stream = BatchStream(train_source, tokenizer=tokenizer, seed=cfg.seed, caption_dropout=cfg.caption_dropout,
-                         caption_choice=cfg.caption_choice)
+                         caption_choice=cfg.caption_choice, bucket_weights=cfg.bucket_weight_map)
     negative = SwapNegatives.named(cfg.contrast, tokenizer=tokenizer) if cfg.contrast else None
     return _Run(cfg=cfg, dir=run, info=info, lm=lm, model=model, optimizer=build_optimizer(lm, cfg),
                 tokenizer=tokenizer, stream=stream, eval_source=eval_source, vq=vq, fsdp=fsdp,
