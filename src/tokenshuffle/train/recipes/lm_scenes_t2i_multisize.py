@@ -24,7 +24,7 @@ color_attr,color_attr,color_attr
     # held-out: 200 per size the same way, seeds 90003 (1024x1024), 90004 (1024x512), 90005 (512x1024) and
     # 90002 (512x512), no --tasks, into data/codes-heldout-multi-reading
 
-    tokenshuffle train --config scenes-t2i-multisize --out runs/t2i-multisize        # 73 min, AMD VM, bf16
+    tokenshuffle train --config scenes-t2i-multisize --out runs/t2i-multisize        # 53 min, AMD VM, bf16
 
 (The run in docs/results.md joined the four scene folders into one captions.jsonl folder in the same
 order as that glob, 1024x1024, 1024x512, 512x1024, 512x512.)
