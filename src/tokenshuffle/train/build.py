@@ -44,13 +44,11 @@ def carry_over(lm: TokenShuffleLM, parent: Path) -> dict:
     if config.max_grid_size > lm.config.max_grid_size:
         raise ValueError(f"init_from={parent}: parent max_grid_size={config.max_grid_size} is larger than this "
                          f"stage's {lm.config.max_grid_size}; a stage may keep or raise it, never lower it")
-    state = dict(state)
+    own, state = lm.state_dict(), dict(state)
     if config.max_grid_size != lm.config.max_grid_size:
         for name in ("tok_embeddings.weight", "output.weight"):
             if name in state:
-                state[name] = _move_vocab_rows(state[name], old=config, new=lm.config,
-                                               fresh=lm.state_dict()[name])
-    own = lm.state_dict()
+                state[name] = _move_vocab_rows(state[name], old=config, new=lm.config, fresh=own[name])
     carried = [k for k in own if k in state and state[k].shape == own[k].shape]
     for k in carried:
         own[k].copy_(state[k])

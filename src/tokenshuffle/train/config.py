@@ -101,7 +101,7 @@ class TrainConfig:
             raise ValueError(f"batch_size={self.batch_size} must be divisible by grad_accum={self.grad_accum}")
         check_range("caption_dropout", self.caption_dropout, low=0, high=1)
         check_choice("caption_choice", self.caption_choice, CAPTION_CHOICES)
-        self.bucket_weight_map  # noqa: B018  (parses and checks bucket_weights)
+        parse_bucket_weights(self.bucket_weights)  # refuses a malformed setting at once
         check_choice("scene_style", self.scene_style, STYLES)
         check_range("lr", self.lr, low=0, low_open=True)
         check_range("min_lr_ratio", self.min_lr_ratio, low=0, high=1)
@@ -129,18 +129,7 @@ class TrainConfig:
     @property
     def bucket_weight_map(self) -> dict[tuple[int, int], float]:
         """``bucket_weights`` parsed: code grid (h, w) -> weight > 0."""
-        out: dict[tuple[int, int], float] = {}
-        for part in filter(None, (p.strip() for p in self.bucket_weights.split(","))):
-            try:
-                grid, weight = part.split("=")
-                h, w = (int(v) for v in grid.lower().split("x"))
-                out[(h, w)] = float(weight)
-            except ValueError:
-                raise ValueError(f"bucket_weights: {part!r} is not HxW=WEIGHT (a code grid and a number, e.g. "
-                                 "32x32=2)") from None
-            if not out[(h, w)] > 0 or h < 1 or w < 1:
-                raise ValueError(f"bucket_weights: {part!r} needs a grid of positive sides and a weight > 0")
-        return out
+        return parse_bucket_weights(self.bucket_weights)
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -160,6 +149,22 @@ class TrainConfig:
     def override(self, assignments: list[str]) -> TrainConfig:
         """Apply ``key=value`` strings (``lm.<field>=value`` for the model); see ``recipes.apply_overrides``."""
         return TrainConfig.from_dict(apply_overrides(self.to_dict(), assignments))
+
+
+def parse_bucket_weights(text: str) -> dict[tuple[int, int], float]:
+    """``"32x32=3,64x64=1"`` -> {code grid (h, w): weight > 0}; ValueError naming a malformed part."""
+    out: dict[tuple[int, int], float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            grid, weight = part.split("=")
+            h, w = (int(v) for v in grid.lower().split("x"))
+            out[(h, w)] = float(weight)
+        except ValueError:
+            raise ValueError(f"bucket_weights: {part!r} is not HxW=WEIGHT (a code grid and a number, e.g. "
+                             "32x32=2)") from None
+        if not out[(h, w)] > 0 or h < 1 or w < 1:
+            raise ValueError(f"bucket_weights: {part!r} needs a grid of positive sides and a weight > 0")
+    return out
 
 
 def recipe_names() -> list[str]:
