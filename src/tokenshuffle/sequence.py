@@ -22,6 +22,22 @@ def prefix_tokens(text_ids: list[int], *, grid: tuple[int, int], config: LMConfi
     return [config.bos_id, *text, config.soi_id, config.grid_token(h), config.grid_token(w)]
 
 
+def next_window_positions(input_pos: torch.Tensor, *, image_start: int, window_grid: tuple[int, int]) -> torch.Tensor:
+    """(L,) sequence positions -> (L, 4) ``(row, col, rows, cols)`` of the window each one predicts, for an
+    image of ``window_grid`` (rows, cols) windows whose first window sits at ``image_start``; -1 where none.
+
+    The position before window k predicts it: ``image_start - 1`` predicts window 0, and the last window
+    predicts none.
+    """
+    rows, cols = window_grid
+    k = input_pos - (image_start - 1)  # (L,) window index predicted
+    on = (k >= 0) & (k < rows * cols)
+    r = torch.where(on, k // cols, -1)
+    c = torch.where(on, k % cols, -1)
+    size = torch.tensor([rows, cols], dtype=torch.long, device=input_pos.device).expand(len(input_pos), 2)
+    return torch.cat([torch.stack([r, c], dim=-1), size], dim=-1)  # (L, 4)
+
+
 def build_prefix(
     texts: list[list[int]], *, grid: tuple[int, int], config: LMConfig, guidance: bool = False, pad_to: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,10 +66,12 @@ class Batch:
     # (K, 2) rows (caption, negative caption) of the same codes; negative rows come after the first
     # ``len(batch) - K`` rows and take no cross-entropy. None: no negatives.
     pairs: torch.Tensor | None = None
+    window_grid: tuple[int, int] | None = None  # (rows, cols) of windows; needed by LMConfig.window_pos
 
     def to(self, device) -> Batch:
         pairs = None if self.pairs is None else self.pairs.to(device)
-        return Batch(self.prefix.to(device), self.valid.to(device), self.windows.to(device), pairs)
+        return Batch(self.prefix.to(device), self.valid.to(device), self.windows.to(device), pairs,
+                     self.window_grid)
 
 
 def make_batch(texts: list[list[int]], codes: torch.Tensor, *, lm: TokenShuffleLM,
@@ -73,7 +91,7 @@ def make_batch(texts: list[list[int]], codes: torch.Tensor, *, lm: TokenShuffleL
         codes = torch.cat([codes, codes[keep]])  # (B + K, h, w)
         pairs = torch.tensor([[i, B + k] for k, i in enumerate(keep)], dtype=torch.long).view(-1, 2)
     prefix, valid = build_prefix(texts, grid=(h, w), config=lm.config)
-    return Batch(prefix, valid, codes_to_windows(codes, s=lm.s), pairs)
+    return Batch(prefix, valid, codes_to_windows(codes, s=lm.s), pairs, (h // lm.s, w // lm.s))
 
 
 def teacher_forced(lm: TokenShuffleLM, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,5 +102,8 @@ def teacher_forced(lm: TokenShuffleLM, batch: Batch) -> tuple[torch.Tensor, torc
     N = windows.shape[1]
     valid = torch.cat([batch.valid, batch.valid.new_ones(B, N)], dim=1)  # (B, P+N)
     input_pos = torch.arange(P + N, device=prefix.device)
-    hidden = lm(prefix, windows, input_pos=input_pos, valid=valid)  # (B, P+N, D)
+    window_pos = None
+    if batch.window_grid is not None:
+        window_pos = next_window_positions(input_pos, image_start=P, window_grid=batch.window_grid)  # (P+N, 4)
+    hidden = lm(prefix, windows, input_pos=input_pos, valid=valid, window_pos=window_pos)  # (B, P+N, D)
     return hidden, lm.image_logits(hidden[:, P - 1 : P - 1 + N], codes=windows).float()

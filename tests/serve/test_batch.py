@@ -44,3 +44,23 @@ def test_dropping_everyone_ends_the_batch(pipe):
     batch = DecodeBatch(pipe.lm, members(pipe, [("a", 1)]), grid=(4, 4), sampling=SAMPLING)
     batch.drop({0})
     assert batch.done and run(batch) == {}
+
+
+@torch.no_grad()
+def test_a_model_with_window_positions_decodes_as_generate_does(pipe):
+    import dataclasses
+    import types
+
+    from tokenshuffle.model.lm import TokenShuffleLM
+
+    lm = TokenShuffleLM(dataclasses.replace(pipe.lm.config, window_pos=True)).eval()
+    lm.load_state_dict(pipe.lm.state_dict(), strict=False)
+    torch.manual_seed(3)
+    for p in lm.window_pos.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    posed = types.SimpleNamespace(lm=lm, text_tokenizer=pipe.text_tokenizer)
+    got = run(DecodeBatch(lm, members(posed, [("a red circle", 4)]), grid=(4, 8), sampling=SAMPLING))
+    enc = pipe.text_tokenizer.encode("a red circle")
+    want = generate(lm, [enc], grid=(4, 8), sampling=SAMPLING, generator=torch.Generator().manual_seed(4))
+    plain = generate(pipe.lm, [enc], grid=(4, 8), sampling=SAMPLING, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(got[0], want) and not torch.equal(want, plain)

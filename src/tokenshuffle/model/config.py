@@ -43,6 +43,9 @@ class LMConfig:
     # Beyond the paper: code j of a window also conditions on codes 0..j-1 of it (modules.WindowAR);
     # False is the paper's parallel draw of all s² codes from their own marginals.
     window_ar: bool = False
+    # Beyond the paper: each position's input also carries the row, column and image fraction of the
+    # window it predicts (modules.WindowPosition; zero at the start, so a parent without it loads unchanged).
+    window_pos: bool = False
 
     def __post_init__(self) -> None:
         positive = ("dim", "num_layers", "num_heads", "max_seq_len", "text_vocab_size", "image_vocab_size",

@@ -19,6 +19,7 @@ from tokenshuffle.model.config import LMConfig
 from tokenshuffle.model.decoder import Decoder
 from tokenshuffle.model.shuffle import TokenShuffle, TokenUnshuffle
 from tokenshuffle.model.window_ar import WindowAR
+from tokenshuffle.model.window_pos import WindowPosition
 
 
 class TokenShuffleLM(nn.Module):
@@ -39,9 +40,14 @@ class TokenShuffleLM(nn.Module):
         self.window_ar = None
         if config.window_ar:
             self.window_ar = WindowAR(config.dim, s=s, vocab_size=config.image_vocab_size, eps=config.norm_eps)
+        self.window_pos = None
+        if config.window_pos:
+            self.window_pos = WindowPosition(config.dim, max_side=config.max_grid_size)
         self.apply(self._init_weights)
         if self.window_ar is not None:
             self.window_ar.reset_output()
+        if self.window_pos is not None:
+            self.window_pos.reset()
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
@@ -72,14 +78,20 @@ class TokenShuffleLM(nn.Module):
         return self.shuffle(x)
 
     def forward(
-        self, prefix: torch.Tensor, windows: torch.Tensor, *, input_pos: torch.Tensor, valid: torch.Tensor
+        self, prefix: torch.Tensor, windows: torch.Tensor, *, input_pos: torch.Tensor, valid: torch.Tensor,
+        window_pos: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """prefix (B, P) ids and windows (B, n, s²) codes at ``input_pos`` (P+n,) -> hidden (B, P+n, D).
 
         ``valid`` (B, P+n) is False at left padding of the prefix; either part may be empty (P=0 for a
-        decode step, n=0 for prefill).
+        decode step, n=0 for prefill). ``window_pos`` (P+n, 4), the window each position predicts
+        (``sequence.next_window_positions``), is read by ``LMConfig.window_pos`` models only.
         """
         x = torch.cat([self.tok_embeddings(prefix), self.embed_windows(windows)], dim=1)  # (B, P+n, D)
+        if self.window_pos is not None:
+            if window_pos is None:
+                raise ValueError("this model has LMConfig.window_pos: forward needs window_pos (P+n, 4)")
+            x = x + self.window_pos(window_pos)  # (P+n, D) broadcast over the batch
         return self.decoder(x, input_pos=input_pos, valid=valid)
 
     def window_features(self, hidden: torch.Tensor) -> torch.Tensor:

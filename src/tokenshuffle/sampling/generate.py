@@ -20,24 +20,28 @@ from tokenshuffle.sampling.config import SamplingConfig
 from tokenshuffle.sampling.guidance import CFGSchedule, cfg_combine
 from tokenshuffle.sampling.logits import sample_logits
 from tokenshuffle.sampling.rerank import best_of, code_loglik
-from tokenshuffle.sequence import build_prefix
+from tokenshuffle.sequence import build_prefix, next_window_positions
 
 
-def prefill(lm: TokenShuffleLM, prefix: torch.Tensor, *, valid: torch.Tensor) -> torch.Tensor:
-    """Run the (B, P) prefix into the cache -> (B, 1, D) hidden state that predicts the first window."""
+def prefill(lm: TokenShuffleLM, prefix: torch.Tensor, *, valid: torch.Tensor,
+            window_pos: torch.Tensor | None = None) -> torch.Tensor:
+    """Run the (B, P) prefix into the cache -> (B, 1, D) hidden state that predicts the first window.
+    ``window_pos`` (P, 4): see ``TokenShuffleLM.forward``."""
     B, P = prefix.shape
     no_windows = prefix.new_zeros(B, 0, lm.s * lm.s)
     input_pos = torch.arange(P, device=prefix.device)
-    hidden = lm(prefix, no_windows, input_pos=input_pos, valid=valid)  # (B, P, D)
+    hidden = lm(prefix, no_windows, input_pos=input_pos, valid=valid, window_pos=window_pos)  # (B, P, D)
     return hidden[:, -1:]  # (B, 1, D)
 
 
 def decode_step(
-    lm: TokenShuffleLM, windows: torch.Tensor, *, input_pos: torch.Tensor, valid: torch.Tensor
+    lm: TokenShuffleLM, windows: torch.Tensor, *, input_pos: torch.Tensor, valid: torch.Tensor,
+    window_pos: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Feed (B, 1, s²) codes at ``input_pos`` (1,) -> (B, 1, D) hidden state that predicts the next window."""
+    """Feed (B, 1, s²) codes at ``input_pos`` (1,) -> (B, 1, D) hidden state that predicts the next window.
+    ``window_pos`` (1, 4): see ``TokenShuffleLM.forward``."""
     no_prefix = windows.new_zeros(windows.shape[0], 0)
-    return lm(no_prefix, windows, input_pos=input_pos, valid=valid)  # (B, 1, D)
+    return lm(no_prefix, windows, input_pos=input_pos, valid=valid, window_pos=window_pos)  # (B, 1, D)
 
 
 def sample_window(
@@ -167,16 +171,19 @@ def generate(
     graphs = device.type == "cuda"
     step = compile_decode_step(mode="reduce-overhead" if graphs else None) if compile else decode_step
     positions = torch.arange(P, P + num_positions, device=device)
+    window_pos = next_window_positions(torch.arange(P + num_positions, device=device), image_start=P,
+                                       window_grid=(h // s, w // s))  # (P+N, 4)
     step_valid = torch.ones(rows, 1, dtype=torch.bool, device=device)
     out = torch.empty(B, num_positions, s * s, dtype=torch.long, device=device)  # (B, N, s²)
 
     lm.setup_cache(batch=rows, max_len=cache_len(lm, num_positions))
     try:
-        hidden = prefill(lm, prefix, valid=valid)  # (rows, 1, D)
+        hidden = prefill(lm, prefix, valid=valid, window_pos=window_pos[:P])  # (rows, 1, D)
         for t in range(num_positions):
             if t > 0:
                 fed = out[:, t - 1 : t].repeat(rows // B, 1, 1)  # (rows, 1, s²): same codes for cond/uncond
-                hidden = step(lm, fed, input_pos=positions[t - 1 : t], valid=step_valid)
+                hidden = step(lm, fed, input_pos=positions[t - 1 : t], valid=step_valid,
+                              window_pos=window_pos[P + t - 1 : P + t])
                 if compile and graphs:
                     hidden = hidden.clone()  # a CUDA-graph output is overwritten by the next replay
             out[:, t] = sample_window(lm, hidden, scale=scales[t], sampling=sampling, generator=generator)
