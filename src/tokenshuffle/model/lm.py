@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.model.decoder import Decoder
+from tokenshuffle.model.layers import linear
 from tokenshuffle.model.shuffle import TokenShuffle, TokenUnshuffle
 from tokenshuffle.model.window_ar import WindowAR
 from tokenshuffle.model.window_pos import WindowPosition
@@ -106,7 +106,7 @@ class TokenShuffleLM(nn.Module):
 
     def visual_head(self, features: torch.Tensor) -> torch.Tensor:
         """(..., D) code features -> (..., V) logits over the image codes (the shared output layer's rows)."""
-        return F.linear(features, self.output.weight[self.config.image_offset :])
+        return linear(features, self.output.weight[self.config.image_offset :])
 
     def code_logits(self, features: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:
         """(B, n, s², D) window features and the (B, n, s²) codes of those windows -> (B, n, s², V) logits."""

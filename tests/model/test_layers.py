@@ -1,0 +1,31 @@
+import pytest
+import torch
+from torch.nn import functional as F
+
+from tokenshuffle.model import layers
+from tokenshuffle.model.layers import linear
+
+
+@pytest.mark.parametrize("rows", [1, 2, 8, layers.SKINNY_MAX_ROWS, layers.SKINNY_MAX_ROWS + 1, 64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_linear_equals_f_linear_on_both_paths(rows, dtype):
+    g = torch.Generator().manual_seed(rows)
+    w = torch.randn(layers.SKINNY_MIN_WEIGHT // 256, 256, generator=g).to(dtype)  # big enough for the skinny path
+    x = torch.randn(rows, 1, 256, generator=g).to(dtype)  # (rows, 1, in): leading dims are kept
+    got, want = linear(x, w), F.linear(x, w)
+    assert got.shape == want.shape == (rows, 1, w.shape[0]) and got.dtype == dtype
+    tol = 1e-4 if dtype == torch.float32 else 5e-2
+    assert torch.allclose(got.float(), want.float(), atol=tol, rtol=tol)
+
+
+def test_the_skinny_path_is_taken_only_for_few_fp32_rows_and_a_large_weight(monkeypatch):
+    calls = []
+    real_mm = torch.mm
+    monkeypatch.setattr(layers.torch, "mm", lambda *a: calls.append(1) or real_mm(*a))
+    big = torch.randn(layers.SKINNY_MIN_WEIGHT // 64, 64)
+    linear(torch.randn(2, 64), big)
+    assert len(calls) == 1
+    linear(torch.randn(layers.SKINNY_MAX_ROWS + 1, 64), big)  # many rows: F.linear
+    linear(torch.randn(2, 64), big[:8])  # a small weight: F.linear
+    linear(torch.randn(2, 64).bfloat16(), big.bfloat16())  # bf16: F.linear
+    assert len(calls) == 1
