@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file
 
 from tokenshuffle.model.config import ROPE_SCALING_KEYS, LMConfig
+from tokenshuffle.model.legacy import fuse_legacy_names
 from tokenshuffle.model.lm import TokenShuffleLM
 
 _LAYER_MAP = {
@@ -121,6 +122,7 @@ def lm_from_hf_llama(folder: str | os.PathLike, *, base: LMConfig, seed: int = 0
         ours = map_llama_key(key)
         if ours is not None:
             state[ours] = value
+    state = fuse_legacy_names(state)  # q/k/v and gate/up stacked as our fused projections
     state.setdefault("output.weight", state.get("tok_embeddings.weight"))  # tied Llama embeddings
     generator = torch.Generator().manual_seed(seed)
     for name in ("tok_embeddings.weight", "output.weight"):

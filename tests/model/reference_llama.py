@@ -32,9 +32,10 @@ def reference_logits(lm, ids):
     for layer in lm.decoder.layers:
         att = layer.attention
         hn = rms(x, layer.attention_norm.weight, cfg.norm_eps)
-        q = (hn @ att.wq.weight.T).view(-1, cfg.num_heads, hd)
-        k = (hn @ att.wk.weight.T).view(-1, cfg.kv_heads, hd)
-        v = (hn @ att.wv.weight.T).view(-1, cfg.kv_heads, hd)
+        wq, wk, wv = att.wqkv.weight.split([cfg.num_heads * hd, cfg.kv_heads * hd, cfg.kv_heads * hd])
+        q = (hn @ wq.T).view(-1, cfg.num_heads, hd)
+        k = (hn @ wk.T).view(-1, cfg.kv_heads, hd)
+        v = (hn @ wv.T).view(-1, cfg.kv_heads, hd)
         if cfg.qk_norm:
             q, k = rms(q, att.q_norm.weight, cfg.norm_eps), rms(k, att.k_norm.weight, cfg.norm_eps)
         q, k = rope(q, pos, cfg.rope_theta), rope(k, pos, cfg.rope_theta)
@@ -46,5 +47,6 @@ def reference_logits(lm, ids):
         x = x + torch.cat(heads, -1) @ att.wo.weight.T
         ff = layer.feed_forward
         hn = rms(x, layer.ffn_norm.weight, cfg.norm_eps)
-        x = x + (torch.nn.functional.silu(hn @ ff.w1.weight.T) * (hn @ ff.w3.weight.T)) @ ff.w2.weight.T
+        w1, w3 = ff.w13.weight.chunk(2)
+        x = x + (torch.nn.functional.silu(hn @ w1.T) * (hn @ w3.T)) @ ff.w2.weight.T
     return rms(x, lm.decoder.norm.weight, cfg.norm_eps) @ lm.output.weight.T

@@ -62,7 +62,7 @@ def test_stage_two_carries_decoder_and_embeddings_over(tmp_path):
     parent = load_lm(tmp_path / "s1" / "lm").state_dict()
     child = load_lm(tmp_path / "s2" / "lm").state_dict()
     assert any(k.startswith("shuffle.") for k in child) and not any(k.startswith("shuffle.") for k in parent)
-    for k in ("tok_embeddings.weight", "decoder.layers.1.attention.wq.weight", "output.weight"):
+    for k in ("tok_embeddings.weight", "decoder.layers.1.attention.wqkv.weight", "output.weight"):
         torch.testing.assert_close(child[k], parent[k], atol=1e-6, rtol=0)
     start = json.loads((tmp_path / "s2" / "metrics.jsonl").read_text().splitlines()[0])
     assert start["carried"] == len(parent) and start["new_params"] > 0

@@ -46,9 +46,9 @@ class Attention(nn.Module):
         super().__init__()
         self.num_heads, self.num_kv_heads = num_heads, num_kv_heads
         self.head_dim = dim // num_heads
-        self.wq = nn.Linear(dim, num_heads * self.head_dim, bias=False)
-        self.wk = nn.Linear(dim, num_kv_heads * self.head_dim, bias=False)
-        self.wv = nn.Linear(dim, num_kv_heads * self.head_dim, bias=False)
+        # q, k and v as one matrix (rows: H heads of q, then Hkv of k, then Hkv of v): one product per step.
+        self.split = (num_heads * self.head_dim, num_kv_heads * self.head_dim, num_kv_heads * self.head_dim)
+        self.wqkv = nn.Linear(dim, sum(self.split), bias=False)
         self.wo = nn.Linear(num_heads * self.head_dim, dim, bias=False)
         # QK-norm (per head) keeps attention logits bounded in high-resolution training (paper Sec. 3.3).
         self.q_norm = RMSNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
@@ -65,9 +65,10 @@ class Attention(nn.Module):
         kv_len: int,
     ) -> torch.Tensor:
         B, L, _ = x.shape
-        q = self.q_norm(linear(x, self.wq.weight).view(B, L, self.num_heads, self.head_dim))  # (B, L, H, hd)
-        k = self.k_norm(linear(x, self.wk.weight).view(B, L, self.num_kv_heads, self.head_dim))  # (B, L, Hkv, hd)
-        v = linear(x, self.wv.weight).view(B, L, self.num_kv_heads, self.head_dim)  # (B, L, Hkv, hd)
+        q, k, v = linear(x, self.wqkv.weight).split(self.split, dim=-1)  # (B, L, H·hd), 2 x (B, L, Hkv·hd)
+        q = self.q_norm(q.view(B, L, self.num_heads, self.head_dim))  # (B, L, H, hd)
+        k = self.k_norm(k.view(B, L, self.num_kv_heads, self.head_dim))  # (B, L, Hkv, hd)
+        v = v.view(B, L, self.num_kv_heads, self.head_dim)  # (B, L, Hkv, hd)
         q, k = apply_rope(q, rope), apply_rope(k, rope)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H|Hkv, L, hd)
         if self.cache is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from tokenshuffle.model.config import LMConfig
+from tokenshuffle.model.legacy import fuse_legacy_names
 from tokenshuffle.model.lm import TokenShuffleLM
 from tokenshuffle.serialization import load_state_strict, read_component, save_component
 
@@ -19,7 +20,7 @@ def save_lm(lm: TokenShuffleLM, directory: str | os.PathLike, *, dtype: torch.dt
 def read_lm_state(directory: str | os.PathLike) -> tuple[LMConfig, dict[str, torch.Tensor]]:
     config, state = read_component(directory, what="LM folder")
     try:
-        return LMConfig.from_dict(config), state
+        return LMConfig.from_dict(config), fuse_legacy_names(state)
     except TypeError as exc:
         raise ValueError(f"LM folder {directory}: config.json is not an LMConfig ({exc})") from None
 

@@ -42,16 +42,17 @@ class RMSNorm(nn.Module):
 
 
 class SwiGLU(nn.Module):
-    """w2(silu(w1 x) * w3 x) (Shazeer, 2020), as in LLaMA."""
+    """w2(silu(w1 x) * w3 x) (Shazeer, 2020), as in LLaMA; w1 and w3 are one matrix ``w13`` (w1's rows
+    first), so a decode step reads them in one product."""
 
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
-        self.w1 = nn.Linear(dim, hidden, bias=False)
-        self.w3 = nn.Linear(dim, hidden, bias=False)
+        self.w13 = nn.Linear(dim, 2 * hidden, bias=False)
         self.w2 = nn.Linear(hidden, dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return linear(F.silu(linear(x, self.w1.weight)) * linear(x, self.w3.weight), self.w2.weight)
+        gate, up = linear(x, self.w13.weight).chunk(2, dim=-1)  # 2 x (..., hidden)
+        return linear(F.silu(gate) * up, self.w2.weight)
 
 
 def llama3_scaled(freqs: torch.Tensor, scaling: dict) -> torch.Tensor:

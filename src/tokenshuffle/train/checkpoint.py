@@ -39,6 +39,7 @@ from tokenshuffle.integrity import (
 )
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.model.io import read_lm_state
+from tokenshuffle.model.legacy import fuse_legacy_list, fuse_legacy_names, join_moments
 from tokenshuffle.serialization import (
     CONFIG_NAME,
     WEIGHTS_NAME,
@@ -235,5 +236,8 @@ def load_checkpoint(path: str | os.PathLike, *, verify: bool = True) -> dict:
     if bad:
         raise CorruptCheckpoint(f"checkpoint {path} holds non-finite values ({', '.join(bad[:4])})")
     rng = {k: v for k, v in tensors.items() if k.startswith("rng/")}
+    # A checkpoint from before the fused projections resumes exactly: Adam's moments are elementwise.
+    optim = fuse_legacy_names(optim, join=join_moments)
+    groups = [{**g, "params": fuse_legacy_list(g["params"])} for g in trainer["param_groups"]]
     return {"trainer": trainer, "lm_config": lm_config, "model": model,
-            "optim": {"state": optim, "param_groups": trainer["param_groups"]}, "rng": rng}
+            "optim": {"state": optim, "param_groups": groups}, "rng": rng}
