@@ -47,4 +47,3 @@ class WindowPosition(nn.Module):
         feats = torch.cat([angles.sin(), angles.cos()], dim=-1).to(self.fraction.weight.dtype)  # (L, 4K)
         out = self.rows(r) + self.cols(c) + self.fraction(feats)  # (L, D)
         return out * on[:, None].to(out.dtype)
-

@@ -183,7 +183,7 @@ def generate(
             if t > 0:
                 fed = out[:, t - 1 : t].repeat(rows // B, 1, 1)  # (rows, 1, s²): same codes for cond/uncond
                 hidden = step(lm, fed, input_pos=positions[t - 1 : t], valid=step_valid,
-                              window_pos=window_pos[P + t - 1 : P + t])
+                              window_pos=window_pos[P + t - 1 : P + t])  # beside positions[t - 1]
                 if compile and graphs:
                     hidden = hidden.clone()  # a CUDA-graph output is overwritten by the next replay
             out[:, t] = sample_window(lm, hidden, scale=scales[t], sampling=sampling, generator=generator)

@@ -52,13 +52,13 @@ class DecodeBatch:
         prefix, valid = prefix.to(device), valid.to(device)
         P = prefix.shape[1]
         self.positions = torch.arange(P, P + self.num_positions, device=device)
-        self.window_pos = next_window_positions(torch.arange(P + self.num_positions, device=device), image_start=P,
-                                                window_grid=(h // s, w // s))  # (P+N, 4)
-        self.P = P
+        window_pos = next_window_positions(torch.arange(P + self.num_positions, device=device), image_start=P,
+                                           window_grid=(h // s, w // s))  # (P+N, 4)
+        self.window_pos = window_pos[P:]  # (N, 4), row t-1 beside self.positions[t-1]
         self.scales = CFGSchedule(sampling.cfg_schedule).scales(self.num_positions, target=sampling.guidance_scale)
         self.out = torch.empty(len(texts), self.num_positions, s * s, dtype=torch.long, device=device)  # (B, N, s²)
         lm.setup_cache(batch=prefix.shape[0], max_len=P + self.num_positions)
-        self.hidden = prefill(lm, prefix, valid=valid, window_pos=self.window_pos[:P])  # (rows, 1, D)
+        self.hidden = prefill(lm, prefix, valid=valid, window_pos=window_pos[:P])  # (rows, 1, D)
 
     def _reindex(self) -> None:
         start = 0
@@ -77,7 +77,7 @@ class DecodeBatch:
             fed = self.out[:, t - 1 : t].repeat(rows // B, 1, 1)  # (rows, 1, s²): same codes for cond/uncond
             step_valid = torch.ones(rows, 1, dtype=torch.bool, device=fed.device)
             self.hidden = decode_step(lm, fed, input_pos=self.positions[t - 1 : t], valid=step_valid,
-                                      window_pos=self.window_pos[self.P + t - 1 : self.P + t])
+                                      window_pos=self.window_pos[t - 1 : t])
         self.out[:, t] = sample_rows(lm, self.hidden, scale=self.scales[t], sampling=self.sampling,
                                      members=self.members)
         self.t += 1
