@@ -1,5 +1,5 @@
-"""``tokenshuffle data scenes|emoji|words|shards``: write training/evaluation image folders (see ``data.folder``),
-or a word-level text tokenizer built from their captions."""
+"""``tokenshuffle data scenes|emoji|words|shards|split``: write training/evaluation image folders (see
+``data.folder``), hold part of one out, or build a word-level text tokenizer from their captions."""
 
 from __future__ import annotations
 
@@ -96,6 +96,21 @@ def _run_shards(args) -> int:
     return 0
 
 
+def _run_split(args) -> int:
+    from tokenshuffle.data.split import split_folder
+    from tokenshuffle.errors import check_range
+    from tokenshuffle.output import check_out_dir
+
+    check_range("--fraction", args.fraction, low=0, high=1, low_open=True, high_open=True)
+    check_out_dir(args.train, flag="--train")
+    check_out_dir(args.heldout, flag="--heldout")
+    counts = split_folder(args.data, train=args.train, heldout=args.heldout, fraction=args.fraction, by=args.by,
+                          seed=args.seed)
+    for side, out in (("train", args.train), ("heldout", args.heldout)):
+        print(f"{side}: {counts[side]['images']} images, {counts[side]['keys']} keys ({args.by}) -> {out}")
+    return 0
+
+
 def add_parsers(sub) -> None:
     data = sub.add_parser("data", help="make image-caption datasets", description="Make image-caption datasets.")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="WHAT")
@@ -151,6 +166,18 @@ def add_parsers(sub) -> None:
     emoji.add_argument("--cache", default=None, help="download cache folder (default ~/.cache/tokenshuffle)")
     emoji.set_defaults(func=_run_emoji)
     _add_shards(data_sub)
+
+    split = data_sub.add_parser(
+        "split", help="hold out a fraction of a folder's keys (names or captions) into a second folder",
+        description="Split a captions.jsonl folder in two by a key, so that no held-out key is in the training "
+        "folder; a key's side depends only on the key and --seed.")
+    split.add_argument("--data", required=True, help="captions.jsonl folder to split")
+    split.add_argument("--train", required=True, help="folder for the kept records")
+    split.add_argument("--heldout", required=True, help="folder for the held-out records")
+    split.add_argument("--fraction", type=float, default=0.05, help="held-out fraction of the keys (default 0.05)")
+    split.add_argument("--by", default="caption", help="metadata field to split by, or 'caption' (default)")
+    split.add_argument("--seed", type=int, default=0, help="which keys are held out (default 0)")
+    split.set_defaults(func=_run_split)
 
 
 def _add_shards(data_sub) -> None:

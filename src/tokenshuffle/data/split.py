@@ -1,0 +1,54 @@
+"""Hold out part of an image-caption folder by a key, so that no held-out key is ever trained on.
+
+``split_folder`` reads a ``captions.jsonl`` folder (``data.folder``) and writes two such folders:
+every record whose key falls in the held-out fraction goes to ``heldout``, the rest to ``train``. The
+key is a metadata field (``name`` for the emoji sets: one emoji name drawn by several packages stays
+on one side) or the caption. Which side a key lands on depends only on the key and ``seed`` (a hash),
+so adding images to the source never moves an old key across.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from tokenshuffle.errors import check_range
+
+
+def key_of(record: dict, by: str) -> str:
+    """The record's split key: ``metadata[by]``, or the caption for ``by="caption"``."""
+    if by == "caption":
+        return record["caption"]
+    value = (record.get("metadata") or {}).get(by)
+    if value is None:
+        raise ValueError(f"--by {by}: record {record.get('file')!r} has no metadata field {by!r}")
+    return str(value)
+
+
+def is_heldout(key: str, *, fraction: float, seed: int = 0) -> bool:
+    """True for about ``fraction`` of all keys, the same ones every time for one seed."""
+    digest = hashlib.sha256(f"{seed}\0{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def split_folder(src, *, train, heldout, fraction: float, by: str = "caption", seed: int = 0) -> dict:
+    """Write ``train`` and ``heldout`` folders from ``src``; returns image and key counts per side."""
+    from tokenshuffle.data.folder import CAPTIONS_FILE, FolderWriter, read_records
+
+    check_range("fraction", fraction, low=0, high=1, low_open=True, high_open=True)
+    src = Path(src)
+    records = read_records(src / CAPTIONS_FILE)
+    sides = [is_heldout(key_of(r, by), fraction=fraction, seed=seed) for r in records]
+    counts = {}
+    for name, out, wanted in (("train", train, False), ("heldout", heldout, True)):
+        keys = set()
+        with FolderWriter(out) as writer:
+            for record, side in zip(records, sides, strict=True):
+                if side != wanted:
+                    continue
+                fields = {k: v for k, v in record.items() if k not in ("file", "caption", "captions", "metadata")}
+                writer.add_encoded((src / record["file"]).read_bytes(), caption=record["caption"],
+                                   captions=record.get("captions"), metadata=record.get("metadata"), **fields)
+                keys.add(key_of(record, by))
+        counts[name] = {"images": len(writer.records), "keys": len(keys)}
+    return counts
