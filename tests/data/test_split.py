@@ -4,7 +4,7 @@ from PIL import Image
 
 from tokenshuffle.cli import main
 from tokenshuffle.data.folder import CAPTIONS_FILE, FolderWriter, read_records
-from tokenshuffle.data.split import is_heldout, split_folder
+from tokenshuffle.data.split import is_heldout, normal_key, split_folder
 
 
 def _folder(root, names):
@@ -15,14 +15,15 @@ def _folder(root, names):
 
 
 def test_split_keeps_every_record_once_and_each_name_on_one_side(tmp_path):
-    names = [f"thing {i % 60}" for i in range(150)]  # each name drawn 2-3 times, like one emoji in three packages
+    # each name drawn 2-3 times, like one emoji in three packages that spell it differently
+    names = [["thing {}", "Thing: {}", "thing-{}!"][i % 3].format(i % 60) for i in range(150)]
     _folder(tmp_path / "all", names)
     counts = split_folder(tmp_path / "all", train=tmp_path / "tr", heldout=tmp_path / "ho", fraction=0.25, by="name")
     train = read_records(tmp_path / "tr" / CAPTIONS_FILE)
     held = read_records(tmp_path / "ho" / CAPTIONS_FILE)
     assert len(train) + len(held) == 150 == counts["train"]["images"] + counts["heldout"]["images"]
-    train_names = {r["metadata"]["name"] for r in train}
-    held_names = {r["metadata"]["name"] for r in held}
+    train_names = {normal_key(r["metadata"]["name"]) for r in train}
+    held_names = {normal_key(r["metadata"]["name"]) for r in held}
     assert not train_names & held_names and len(train_names | held_names) == 60
     assert 5 <= len(held_names) <= 25  # about a quarter of 60
     # images travel with their records; fields other than the index ones are kept
@@ -51,6 +52,8 @@ def test_split_cli_by_caption_and_bad_input(tmp_path, capsys):
     assert "train:" in out and "heldout:" in out
     held = {json.loads(line)["caption"] for line in (tmp_path / "ho" / CAPTIONS_FILE).read_text().splitlines()}
     assert held == {f"a n{i}" for i in range(40) if is_heldout(f"a n{i}", fraction=0.5)}
+    assert normal_key("Flag: Peru") == normal_key("flag peru") == "flag peru"
+    assert normal_key("up-right_arrow, café") == "up right arrow café"
     for bad in ("0", "1", "-0.1"):
         assert main([*args, "--fraction", bad]) == 2
         assert "--fraction must be in (0, 1)" in capsys.readouterr().err

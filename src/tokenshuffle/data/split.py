@@ -3,26 +3,33 @@
 ``split_folder`` reads a ``captions.jsonl`` folder (``data.folder``) and writes two such folders:
 every record whose key falls in the held-out fraction goes to ``heldout``, the rest to ``train``. The
 key is a metadata field (``name`` for the emoji sets: one emoji name drawn by several packages stays
-on one side) or the caption. Which side a key lands on depends only on the key and ``seed`` (a hash),
-so adding images to the source never moves an old key across.
+on one side) or the caption, compared in lower case with punctuation dropped (``normal_key``), since
+packages spell one name differently ("flag: Peru", "flag peru"). Which side a key lands on depends
+only on the key and ``seed`` (a hash), so adding images to the source never moves an old key across.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from tokenshuffle.errors import check_range
 
 
+def normal_key(text: str) -> str:
+    """Lower-case letters and digits, words joined by one space: 'Up-Right arrow:' -> 'up right arrow'."""
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
+
 def key_of(record: dict, by: str) -> str:
-    """The record's split key: ``metadata[by]``, or the caption for ``by="caption"``."""
+    """The record's split key: ``metadata[by]``, or the caption for ``by="caption"``, normalised."""
     if by == "caption":
-        return record["caption"]
+        return normal_key(record["caption"])
     value = (record.get("metadata") or {}).get(by)
     if value is None:
         raise ValueError(f"--by {by}: record {record.get('file')!r} has no metadata field {by!r}")
-    return str(value)
+    return normal_key(str(value))
 
 
 def is_heldout(key: str, *, fraction: float, seed: int = 0) -> bool:

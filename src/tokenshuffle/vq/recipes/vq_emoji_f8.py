@@ -2,7 +2,7 @@
 
 vq-8-small (16 base channels, one residual block per level, a 1024 x 8 l2-normalised codebook) from
 scratch on whole 64^2 images of the training split of ``tokenshuffle data emoji`` (no crops: the
-images are small), batch 32, 5000 steps, bf16 autocast. docs/train-on-your-data.md has the chain:
+images are small), batch 32, 4000 steps, bf16 autocast. docs/train-on-your-data.md has the chain:
 
     tokenshuffle data emoji --out data/emoji-64 --size 64
     tokenshuffle data split --data data/emoji-64 --train data/emoji-64-train --heldout data/emoji-64-heldout --by name
@@ -18,7 +18,7 @@ CONFIG = VQTrainConfig(
     image_sizes=(64,),
     crop_size=0,
     batch_size=32,
-    num_steps=5000,
+    num_steps=4000,
     lr=8e-4,
     min_lr_ratio=0.05,
     warmup_steps=100,
