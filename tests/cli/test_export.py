@@ -100,3 +100,21 @@ def test_export_keep_does_not_follow_links_and_files_are_world_readable(tmp_path
     assert main(["export", "--run", str(run), "--vq", str(vq), "--out", str(out)]) == 0
     for f in out.rglob("*"):
         assert f.stat().st_mode & 0o777 == (0o777 if f.is_dir() else 0o666) & ~mask, f
+
+
+def test_export_takes_a_checkpoint_of_a_run(tmp_path, run_and_vq):
+    from tokenshuffle.model.io import load_lm, save_lm
+
+    run, vq = run_and_vq
+    lm = load_lm(run / "lm")
+    with torch.no_grad():
+        for p in lm.parameters():
+            p.add_(0.01)  # a checkpoint whose weights differ from the run's final ones
+    save_lm(lm, run / "checkpoints" / "step_00000010")
+    out = tmp_path / "pipe"
+    assert main(["export", "--run", str(run / "checkpoints" / "step_00000010"), "--vq", str(vq), "--out", str(out),
+                 "--height", "64", "--width", "64", "--dtype", "fp32"]) == 0
+    exported = load_lm(out / "lm").state_dict()
+    assert [k for k, v in lm.state_dict().items() if not torch.equal(v, exported[k])] == []
+    assert (out / "text_tokenizer.json").read_text() == (run / "text_tokenizer.json").read_text()
+    assert main(["export", "--run", str(run / "checkpoints"), "--vq", str(vq), "--out", str(tmp_path / "p2")]) == 2

@@ -18,7 +18,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("export", help="package a trained LM run and a VQ tokenizer as a pipeline folder",
                        description="Package a trained LM run and a VQ tokenizer as a pipeline folder "
                        "(vq/, lm/, text_tokenizer.json, pipeline.json) for `generate --model`.")
-    p.add_argument("--run", required=True, help="LM training run folder (lm/ + text_tokenizer.json)")
+    p.add_argument("--run", required=True, help="LM training run folder (lm/ + text_tokenizer.json), or one of its "
+                   "checkpoints (RUN/checkpoints/step_N)")
     p.add_argument("--vq", required=True, help="tokenizer folder (config.json + model.safetensors)")
     p.add_argument("--out", required=True, help="pipeline folder to write: new, or an earlier export to replace")
     p.add_argument("--dtype", default="fp16", help="weights on disk: fp32, bf16 or fp16 (default fp16)")
@@ -53,6 +54,18 @@ def check_out(out: Path, keep: list[str]) -> None:
                          "or choose a new --out")
 
 
+def run_parts(run: Path) -> tuple[Path, Path]:
+    """(LM folder, text tokenizer file) of a finished run (RUN/lm) or of one of its checkpoints
+    (RUN/checkpoints/step_N: an LM folder whose run holds the tokenizer); the file may not exist
+    (a run without one reads bytes)."""
+    if (run / "lm").is_dir():
+        return run / "lm", run / "text_tokenizer.json"
+    if (run / "config.json").is_file() and (run / "model.safetensors").is_file() and run.parent.name == "checkpoints":
+        return run, run.parent.parent / "text_tokenizer.json"
+    raise FileNotFoundError(f"--run {run} has no lm/ folder (a finished `tokenshuffle train` run) and is not one of "
+                            "its checkpoints (RUN/checkpoints/step_N)")
+
+
 def run_export(args) -> int:
     from tokenshuffle.bench import DTYPES
     from tokenshuffle.model.io import load_lm
@@ -65,11 +78,9 @@ def run_export(args) -> int:
     if args.dtype not in DTYPES:
         raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {args.dtype!r}")
     run, out = Path(args.run), Path(args.out)
-    if not (run / "lm").is_dir():
-        raise FileNotFoundError(f"--run {run} has no lm/ folder (a finished `tokenshuffle train` run)")
+    lm_dir, tok = run_parts(run)
     check_out(out, args.keep)
-    tok = run / "text_tokenizer.json"
-    pipe = TextToImagePipeline(vq=VQTokenizer.from_pretrained(args.vq), lm=load_lm(run / "lm"),
+    pipe = TextToImagePipeline(vq=VQTokenizer.from_pretrained(args.vq), lm=load_lm(lm_dir),
                                text_tokenizer=load_text_tokenizer(tok) if tok.is_file() else ByteTokenizer(),
                                sampling=sampling_from_args(args, SamplingConfig()), height=args.height,
                                width=args.width)
