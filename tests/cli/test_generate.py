@@ -97,3 +97,17 @@ def test_generate_on_a_full_disk_leaves_no_image(model_dir, tmp_path, capsys, mo
                  str(tmp_path / "x.png")]) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_model_names_the_shipped_pipelines_and_a_folder_of_that_name_wins(tmp_path, monkeypatch, capsys):
+    from tokenshuffle.cli.generate import DEFAULT_MODEL, SHIPPED_MODELS, model_folder
+
+    assert model_folder(None) == DEFAULT_MODEL == SHIPPED_MODELS["demo"]
+    for name, folder in SHIPPED_MODELS.items():
+        assert model_folder(name) == folder and (folder / "pipeline.json").is_file()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "emoji").mkdir()
+    assert model_folder("emoji").resolve() == (tmp_path / "emoji").resolve()
+    assert main(["generate", "a cat", "--model", "emojis"]) == 2
+    err = capsys.readouterr().err
+    assert "--model emojis" in err and "demo, emoji" in err

@@ -42,7 +42,7 @@ def _add_scenes(esub) -> None:
 
 def _add_t2i(esub) -> None:
     e = esub.add_parser("t2i", help="generate held-out prompts with a pipeline and score them (GenEval protocol)")
-    e.add_argument("--model", required=True, help="pipeline folder")
+    e.add_argument("--model", required=True, help="pipeline folder, or a shipped model (demo, emoji)")
     e.add_argument("--prompts", default="val", help="val, hard (the shipped held-out sets) or a metadata .jsonl")
     e.add_argument("--images-per-prompt", type=int, default=1)
     e.add_argument("--batch-size", type=int, default=16, help="images generated together (each drawn --candidates "
@@ -151,13 +151,14 @@ def _t2i_rows(args, pipe) -> list[dict]:
 
 
 def run_t2i(args) -> int:
+    from tokenshuffle.cli.generate import model_folder
     from tokenshuffle.eval.t2i import evaluate_pipeline, load_prompt_set
     from tokenshuffle.pipeline import TextToImagePipeline
 
     set_threads(args.threads)
     device, dtype = device_and_dtype(args)
     prompts = load_prompt_set(args.prompts)
-    pipe = TextToImagePipeline.from_pretrained(args.model, device=device, dtype=dtype)
+    pipe = TextToImagePipeline.from_pretrained(model_folder(args.model), device=device, dtype=dtype)
     combos = _t2i_rows(args, pipe)
     pipe.resolve(height=args.height, width=args.width)
     rows = []

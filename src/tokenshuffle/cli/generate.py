@@ -9,13 +9,29 @@ from tokenshuffle.cli.common import add_device_args, add_sampling_args, device_a
 from tokenshuffle.errors import check_seed
 from tokenshuffle.output import check_out_file, write_files
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+SHIPPED_MODELS = {"demo": ASSETS / "demo-model", "emoji": ASSETS / "emoji-model"}
+DEFAULT_MODEL = SHIPPED_MODELS["demo"]
+MODEL_HELP = "pipeline folder, or a shipped model: demo (scenes, the default) or emoji"
+
+
+def model_folder(arg: str | None) -> Path:
+    """``--model``: a pipeline folder, or the name of a shipped one (a folder of that name wins)."""
+    if arg is None:
+        return DEFAULT_MODEL
+    path = Path(arg)
+    if not path.exists() and arg in SHIPPED_MODELS:
+        path = SHIPPED_MODELS[arg]
+    if not path.is_dir():
+        raise FileNotFoundError(f"--model {arg} is not a pipeline folder (vq/, lm/, text_tokenizer.json) or a "
+                                f"shipped model ({', '.join(SHIPPED_MODELS)})")
+    return path
 
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("generate", help="generate images from a text prompt")
     p.add_argument("prompt", nargs="+", help="one or more prompts")
-    p.add_argument("--model", default=None, help=f"pipeline folder (default: the shipped model, {DEFAULT_MODEL})")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--height", type=int, default=None, help="pixels (default: the model's)")
     p.add_argument("--width", type=int, default=None, help="pixels (default: the model's)")
     add_sampling_args(p)
@@ -48,9 +64,7 @@ def run_generate(args) -> int:
 
     from tokenshuffle.pipeline import TextToImagePipeline
 
-    model = Path(args.model) if args.model else DEFAULT_MODEL
-    if not model.is_dir():
-        raise FileNotFoundError(f"--model {model} is not a pipeline folder (vq/, lm/, text_tokenizer.json)")
+    model = model_folder(args.model)
     check_seed("--seed", args.seed)
     if args.num_images < 1:
         raise ValueError(f"--num-images must be >= 1, got {args.num_images}")

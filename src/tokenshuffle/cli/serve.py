@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tokenshuffle.cli.common import add_device_args, device_and_dtype
-from tokenshuffle.cli.generate import DEFAULT_MODEL
+from tokenshuffle.cli.generate import MODEL_HELP, model_folder
 
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("serve", help="serve the model over HTTP: batched API, streamed previews, web page")
-    p.add_argument("--model", default=None, help=f"pipeline folder (default: the shipped model, {DEFAULT_MODEL})")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port, 1-65535 (default 8000)")
     add_device_args(p)
@@ -32,9 +30,7 @@ def run_serve(args) -> int:
         raise ValueError(f"--port must be in [1, 65535], got {args.port}")
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    model = Path(args.model) if args.model else DEFAULT_MODEL
-    if not model.is_dir():
-        raise FileNotFoundError(f"--model {model} is not a pipeline folder (vq/, lm/, text_tokenizer.json)")
+    model = model_folder(args.model)
 
     import torch
 
