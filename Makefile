@@ -31,7 +31,10 @@ demo: setup
 	$(BIN)/tokenshuffle generate "a photo of a red circle and a blue star" --num-images 4 --out $(DEMO_OUT)/red-circle-blue-star.png
 	$(BIN)/tokenshuffle generate "a photo of three hearts" --num-images 4 --out $(DEMO_OUT)/three-hearts.png
 	$(BIN)/tokenshuffle generate "a photo of a triangle above a square" --num-images 4 --out $(DEMO_OUT)/triangle-above-square.png
-	@echo "make demo: the images are in $(DEMO_OUT)/ (each grid PNG has its 4 single images beside it)"
+	$(BIN)/tokenshuffle generate "keycap 9" "woman lifting weights" "man getting haircut" "bavaria flag" \
+		"flag: Latvia" "person in motorized wheelchair" "orthodox cross" "man barista" --model emoji --num-images 4 \
+		--out $(DEMO_OUT)/emoji-heldout-names.png
+	@echo "make demo: the images are in $(DEMO_OUT)/ (each grid PNG has its single images beside it)"
 
 # The HTTP API and web page on http://127.0.0.1:$(PORT)/ (API docs at /docs); Ctrl-C stops it.
 PORT ?= 8000
