@@ -40,3 +40,20 @@ def test_the_shipped_model_generates_deterministic_images_of_its_size():
     b = pipe("a photo of a red circle", num_images=1, generator=torch.Generator().manual_seed(1))
     assert a[0].size == (512, 512)
     assert a[0].tobytes() == b[0].tobytes()
+
+
+def test_the_emoji_model_is_a_complete_pipeline_under_its_limit_and_reads_names():
+    from tokenshuffle.cli.generate import SHIPPED_MODELS
+
+    folder = SHIPPED_MODELS["emoji"]
+    assert {p.name for p in folder.iterdir()} >= {"vq", "lm", "text_tokenizer.json", "pipeline.json", "README.md"}
+    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert total <= 25 * 1000 * 1000, f"{total / 2**20:.1f} MiB"
+    for part in ("vq", "lm"):
+        with safe_open(str(folder / part / "model.safetensors"), framework="pt") as f:
+            assert {f.get_slice(k).get_dtype() for k in f.keys()} <= {"F16", "BF16"}
+    pipe = TextToImagePipeline.from_pretrained(folder)
+    assert 0 not in pipe.text_tokenizer.encode("woman lifting weights")  # every word known (0 is <unk>)
+    images = pipe(["keycap 9", "woman lifting weights"], num_images=2, generator=torch.Generator().manual_seed(0))
+    assert [im.size for im in images] == [(64, 64)] * 4
+    assert images[0].tobytes() != images[2].tobytes()  # the name changes the drawing

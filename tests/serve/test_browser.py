@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.serve.server_process import start_server
-from tokenshuffle.cli.serve import DEFAULT_MODEL
+from tokenshuffle.cli.generate import DEFAULT_MODEL
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
