@@ -50,20 +50,31 @@ def test_no_code_path_overrides_the_holdout():
     assert not passing, f"these calls choose their own holdout: {passing}"
 
 
+# The emoji model's recipes: a separate model on the emoji and clipart packages (whose drawings include a
+# "blue heart"), never scored on the scene prompts; no scene recipe may read its data, tokenizer or weights.
+EMOJI_RECIPES = {"emoji": "lm_emoji.py", "emoji-f8": "vq_emoji_f8.py"}
+
+
 def test_every_recipe_trains_on_scenes_or_on_folders_the_scene_writer_made():
-    """A recipe's data is on-the-fly scenes (SceneDataset, above) or a folder; the recipe docstrings make
-    every scene folder they name with ``tokenshuffle data scenes`` (the writer above), never another tool."""
+    """A scene recipe's data is on-the-fly scenes (SceneDataset, above) or a folder; the recipe docstrings
+    make every scene folder they name with ``tokenshuffle data scenes`` (the writer above), never another
+    tool; nothing of the emoji model (data, tokenizer, weights) reaches a scene recipe."""
     from tokenshuffle.train.config import load_recipe as load_lm_recipe
     from tokenshuffle.train.config import recipe_names as lm_names
     from tokenshuffle.vq.train_config import load_recipe as load_vq_recipe
     from tokenshuffle.vq.train_config import recipe_names as vq_names
 
-    configs = [load_lm_recipe(n) for n in lm_names()] + [load_vq_recipe(n) for n in vq_names()]
-    assert len(configs) > 10
-    for cfg in configs:
+    names = {n: load_lm_recipe(n) for n in lm_names()} | {n: load_vq_recipe(n) for n in vq_names()}
+    assert set(EMOJI_RECIPES) <= set(names) and len(names) > 10
+    for name, cfg in names.items():
         data = cfg.data
         assert data in ("scenes", "random") or data.startswith("data/"), data
+        paths = [cfg.data, getattr(cfg, "eval_data", ""), getattr(cfg, "vq", ""), getattr(cfg, "init_from", "")]
+        if name in EMOJI_RECIPES:
+            assert "emoji" in cfg.data, (name, cfg.data)
+        else:
+            assert not any("emoji" in str(p) for p in paths), (name, paths)
     docs = "\n".join(p.read_text(encoding="utf-8") for d in ("train/recipes", "vq/recipes")
-                     for p in (SRC / d).glob("*.py"))
+                     for p in (SRC / d).glob("*.py") if p.name not in EMOJI_RECIPES.values())
     assert "tokenshuffle data scenes" in docs
     assert "data emoji" not in docs and "data words --data data/emoji" not in docs  # no other image source
