@@ -45,10 +45,10 @@ def split_folder(src, *, train, heldout, fraction: float, by: str = "caption", s
     check_range("fraction", fraction, low=0, high=1, low_open=True, high_open=True)
     src = Path(src)
     records = read_records(src / CAPTIONS_FILE)
-    sides = [is_heldout(key_of(r, by), fraction=fraction, seed=seed) for r in records]
+    keys = [key_of(r, by) for r in records]  # all read first: a record without the key fails before any write
+    sides = [is_heldout(k, fraction=fraction, seed=seed) for k in keys]
     counts = {}
     for name, out, wanted in (("train", train, False), ("heldout", heldout, True)):
-        keys = set()
         with FolderWriter(out) as writer:
             for record, side in zip(records, sides, strict=True):
                 if side != wanted:
@@ -56,6 +56,6 @@ def split_folder(src, *, train, heldout, fraction: float, by: str = "caption", s
                 fields = {k: v for k, v in record.items() if k not in ("file", "caption", "captions", "metadata")}
                 writer.add_encoded((src / record["file"]).read_bytes(), caption=record["caption"],
                                    captions=record.get("captions"), metadata=record.get("metadata"), **fields)
-                keys.add(key_of(record, by))
-        counts[name] = {"images": len(writer.records), "keys": len(keys)}
+        side_keys = {k for k, side in zip(keys, sides, strict=True) if side == wanted}
+        counts[name] = {"images": len(writer.records), "keys": len(side_keys)}
     return counts
