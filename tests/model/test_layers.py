@@ -29,3 +29,15 @@ def test_the_skinny_path_is_taken_only_for_few_fp32_rows_and_a_large_weight(monk
     linear(torch.randn(2, 64), big[:8])  # a small weight: F.linear
     linear(torch.randn(2, 64).bfloat16(), big.bfloat16())  # bf16: F.linear
     assert len(calls) == 1
+
+
+def test_the_skinny_path_hands_mkl_a_column_major_x_t_even_for_a_transposed_x(monkeypatch):
+    # The decode step's SwiGLU gives w2 a transposed product; its x.T must still be column-major (the
+    # layout MKL reads the weight fastest with), and the result must not change.
+    seen = []
+    real_mm = torch.mm
+    monkeypatch.setattr(layers.torch, "mm", lambda a, b: seen.append(b.stride()) or real_mm(a, b))
+    w = torch.randn(layers.SKINNY_MIN_WEIGHT // 64, 64)
+    x = torch.randn(64, 2).t()[:, None]  # (2, 1, 64), column-major like gate * up in a decode step
+    assert torch.allclose(linear(x, w), F.linear(x, w), atol=1e-5)
+    assert seen == [(1, 64)]
