@@ -41,3 +41,18 @@ def test_the_skinny_path_hands_mkl_a_column_major_x_t_even_for_a_transposed_x(mo
     x = torch.randn(64, 2).t()[:, None]  # (2, 1, 64), column-major like gate * up in a decode step
     assert torch.allclose(linear(x, w), F.linear(x, w), atol=1e-5)
     assert seen == [(1, 64)]
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="no oneDNN bf16 on this CPU")
+def test_bf16_inference_reads_a_reordered_copy_that_follows_in_place_changes():
+    g = torch.Generator().manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(layers.SKINNY_MIN_WEIGHT // 64, 64, generator=g).bfloat16())
+    x = torch.randn(2, 1, 64, generator=g).bfloat16()
+    with torch.no_grad():
+        assert torch.equal(linear(x, w), F.linear(x, w))
+        first = getattr(w, layers._PACKED)[1]
+        assert torch.equal(linear(x, w), F.linear(x, w)) and getattr(w, layers._PACKED)[1] is first  # reused
+        w.mul_(-1)  # an in-place change (a checkpoint loaded into the model) is seen
+        assert torch.equal(linear(x, w), F.linear(x, w))
+    y = torch.randn(2, 64, generator=g).bfloat16()
+    assert linear(y, w).requires_grad  # training: no reordered copy, the gradient reaches the weight

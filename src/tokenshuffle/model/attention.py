@@ -74,7 +74,11 @@ class Attention(nn.Module):
         if self.cache is not None:
             k, v = self.cache.update(input_pos, k, v, kv_len=kv_len)  # (B, Hkv, kv_len, hd)
         k, v = k.to(q.dtype), v.to(q.dtype)
-        if isinstance(mask, torch.Tensor):
+        if isinstance(mask, torch.Tensor) and q.device.type == "cpu" and q.dtype != torch.float32:
+            # Torch's reduced-precision CPU attention runs at a fifth of the float32 kernel's speed (a bf16
+            # GPT-B step at 300 keys: 0.5 against 0.1 ms a layer); the cast reads the cache once.
+            y = self._sdpa(q.float(), k.float(), v.float(), mask.float()).to(q.dtype)  # (B, H, 1, hd)
+        elif isinstance(mask, torch.Tensor):
             y = self._sdpa(q, k, v, mask.to(q.dtype))  # (B, H, L, hd)
         else:
             y = self._blocked(q, k, v, mask)  # (B, H, L, hd)
