@@ -144,3 +144,23 @@ def test_a_grid_past_max_seq_len_is_one_line_naming_the_largest_grid():
                                          r"model's max_seq_len=64 .* largest square grid it takes is 14x14 codes"):
         ts.generate(lm, [[1]], grid=(32, 32))
     ts.generate(lm, [[1]], grid=(14, 14))  # the largest it names fits
+
+
+@pytest.mark.parametrize("window_ar", [False, True])
+def test_guiding_the_head_input_equals_guiding_the_logits(window_ar):
+    """sample_window guides the features before the (linear, bias-free) visual head; the greedy codes
+    and the guided logits are those of guiding the logits of both rows."""
+    from tokenshuffle.sampling.generate import sample_window
+
+    lm = tiny(2, window_ar=window_ar)
+    g = torch.Generator().manual_seed(3)
+    hidden = torch.randn(6, 1, lm.config.dim, generator=g)  # [cond; uncond] of 3 prompts
+    greedy = ts.SamplingConfig(guidance_scale=3.0, temperature=0.0)
+    with torch.no_grad():
+        codes = sample_window(lm, hidden, scale=3.0, sampling=greedy)  # (3, s²)
+        both = lm.code_logits(lm.window_features(hidden), codes=codes.repeat(2, 1)[:, None])[:, 0]  # (6, s², V)
+        guided = cfg_combine(both, 3.0)  # (3, s², V)
+        via_features = lm.visual_head(cfg_combine(lm.code_features(lm.window_features(hidden),
+                                                                     codes=codes.repeat(2, 1)[:, None])[:, 0], 3.0))
+    assert torch.equal(codes, guided.argmax(-1))
+    assert torch.allclose(via_features, guided, atol=1e-5)

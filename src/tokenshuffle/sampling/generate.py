@@ -64,9 +64,11 @@ def sample_window(
     for part in parts:
         seen = codes[:, :, : part.stop].repeat(rows // B, 1, 1)  # (rows, 1, j+1)
         f = lm.code_features(features[:, :, : part.stop], codes=seen)[:, 0, part]  # (rows, k, D)
-        logits = lm.visual_head(f)  # (rows, k, V)
         if sampling.use_cfg:
-            logits = cfg_combine(logits, scale)  # (B, k, V)
+            # The head is linear and bias-free, so guiding its input guides its logits: half the rows
+            # through the V-way product.
+            f = cfg_combine(f, scale)  # (B, k, D)
+        logits = lm.visual_head(f)  # (B, k, V)
         for rows_of, g in row_generators or [(slice(0, B), generator)]:
             codes[rows_of, 0, part] = sample_logits(logits[rows_of], temperature=sampling.temperature,
                                                     top_k=sampling.top_k, top_p=sampling.top_p, generator=g)
