@@ -19,6 +19,9 @@ def test_generate_ladder_rows_carry_cost_columns():
         formula = 2 * tiny.num_layers * r["cache_positions"] * (tiny.kv_heads * 16) * nbytes * 2 / 2**20
         assert r["kv_mb"] == r["kv_mb_formula"] == formula
         assert r["bound_ms"] > 0 and r["x_bound"] == r["ms_per_step"] / r["bound_ms"]
+        # each row's bound is its bytes over the bandwidth measured around that row
+        want = r["read_mb_per_step"] * 2**20 / (r["read_gb_s"] * 1e9) * 1e3
+        assert abs(r["bound_ms"] - want) <= 1e-9 * want
         assert r["peak_mem_mb"] > 0
     assert rows[0]["speedup"] == rows[1]["speedup"] == 1.0  # each dtype against its own s=1
 

@@ -4,7 +4,8 @@ cache it allocates, and the peak memory of one benchmark cell.
 A decode step of a batch-1 (or CFG batch-2) transformer does little arithmetic per byte: its time is
 bounded below by reading every weight it multiplies by plus the cached keys and values it attends
 over. ``bench generate`` prints that bound beside each measured ms/step, so a row's ratio to it says
-how much is left to win (overheads, poor kernels) on this machine, whatever the machine is.
+how much is left to win (overheads, poor kernels) on this machine, whatever the machine is. The
+bandwidth is measured again around every cell (a shared VM's moves by half within minutes).
 """
 
 from __future__ import annotations
