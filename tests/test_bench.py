@@ -14,7 +14,8 @@ def test_generate_ladder_rows_carry_cost_columns():
     assert result["environment"]["read_bandwidth_gb_s"] > 0
     tiny = LMConfig.preset("tiny")
     for r in rows:
-        nbytes = 4 if r["dtype"] == "fp32" else 2
+        assert r["kv_dtype"] == "float32"  # on CPU the cache is float32 for a bf16 model too (cache_dtype)
+        nbytes = 4
         # 2 (K, V) x layers x positions x dim x bytes x rows (CFG doubles the one image)
         formula = 2 * tiny.num_layers * r["cache_positions"] * (tiny.kv_heads * 16) * nbytes * 2 / 2**20
         assert r["kv_mb"] == r["kv_mb_formula"] == formula

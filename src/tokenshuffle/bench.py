@@ -162,17 +162,18 @@ class GenerateBench:
         check_run(self)
 
 
-def _cost_columns(lm: TokenShuffleLM, *, rows: int, num_steps: int, dtype: torch.dtype, device: torch.device,
-                  whole_cache: bool, bandwidth: float) -> dict:
+def _cost_columns(lm: TokenShuffleLM, *, rows: int, num_steps: int, whole_cache: bool, bandwidth: float) -> dict:
     """KV-cache MB (allocated and by formula), bytes a step must read and the bound that sets."""
     prefix = len(PROMPT.encode()) + 4
     positions = cache_len(lm, num_steps)
-    kv = kv_cache_bytes(lm, rows=rows, positions=positions, dtype=dtype)
-    allocated = allocated_kv_bytes(lm, rows=rows, positions=positions, dtype=dtype)
+    cache_dtype = lm.cache_dtype()
+    kv = kv_cache_bytes(lm, rows=rows, positions=positions, dtype=cache_dtype)
+    allocated = allocated_kv_bytes(lm, rows=rows, positions=positions, dtype=cache_dtype)
     read = weight_bytes_per_step(lm) + mean_kv_read_bytes(
-        lm, rows=rows, prefix=prefix, num_steps=num_steps, cache_positions=positions, dtype=dtype,
+        lm, rows=rows, prefix=prefix, num_steps=num_steps, cache_positions=positions, dtype=cache_dtype,
         whole_cache=whole_cache)
-    return {"cache_positions": positions, "kv_mb": allocated / 2**20, "kv_mb_formula": kv / 2**20,
+    return {"cache_positions": positions, "kv_dtype": str(cache_dtype).removeprefix("torch."),
+            "kv_mb": allocated / 2**20, "kv_mb_formula": kv / 2**20,
             "read_mb_per_step": read / 2**20, "bound_ms": 1e3 * read / bandwidth}
 
 
@@ -225,8 +226,8 @@ def bench_generate(cfg: GenerateBench, *, log=print) -> dict:
             bandwidths.append(bandwidth)
             row["read_gb_s"] = bandwidth / 1e9
             whole = cfg.compile or device.type != "cpu"  # see Decoder._cached_len
-            row |= _cost_columns(lm, rows=cfg.batch * (2 if use_cfg else 1), num_steps=row["steps"], dtype=dtype,
-                                 device=device, whole_cache=whole, bandwidth=bandwidth)
+            row |= _cost_columns(lm, rows=cfg.batch * (2 if use_cfg else 1), num_steps=row["steps"],
+                                 whole_cache=whole, bandwidth=bandwidth)
             row["x_bound"] = row["ms_per_step"] / row["bound_ms"]
             rows.append(row)
             head = " window head" if window_ar else ""
@@ -247,8 +248,8 @@ def bench_generate(cfg: GenerateBench, *, log=print) -> dict:
 GENERATE_COLUMNS = [("model", "model"), ("s", "s"), ("window_ar", "window head"), ("dtype", "dtype"), ("cfg", "cfg"),
                     ("grid", "grid"), ("steps", "steps"), ("ms_per_step", "ms/step"), ("read_gb_s", "GB/s"),
                     ("bound_ms", "bound ms"), ("x_bound", "x bound"), ("s_per_image", "s/image"),
-                    ("images_per_s", "images/s"), ("speedup", "x vs min s"), ("kv_mb", "KV MB"),
-                    ("kv_mb_formula", "KV MB formula"), ("peak_mem_mb", "peak MB")]
+                    ("images_per_s", "images/s"), ("speedup", "x vs min s"), ("kv_dtype", "KV dtype"),
+                    ("kv_mb", "KV MB"), ("kv_mb_formula", "KV MB formula"), ("peak_mem_mb", "peak MB")]
 
 
 # -- bench train ---------------------------------------------------------------------------------

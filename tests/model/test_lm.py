@@ -75,6 +75,28 @@ def test_cached_decode_equals_full_forward(s, guidance, window_ar):
         assert torch.allclose(cfg_combine(cached, 3.0), cfg_combine(full, 3.0), atol=1e-4)
 
 
+def test_a_bf16_model_on_cpu_caches_float32_and_decodes_like_its_full_forward():
+    lm = tiny(2).to(torch.bfloat16)
+    cfg = lm.config
+    assert lm.cache_dtype() == torch.float32
+    prefix, valid = build_prefix([[1, 2, 3]], grid=(4, 4), config=cfg, guidance=True)
+    rows, P = prefix.shape
+    windows = codes_to_windows(torch.randint(0, cfg.image_vocab_size, (1, 4, 4)), s=2).repeat(rows, 1, 1)
+    N = windows.shape[1]
+    with torch.no_grad():
+        full = full_image_logits(lm, prefix, valid, windows).float()  # (rows, N, s², V)
+        lm.setup_cache(batch=rows, max_len=P + N)
+        assert lm.decoder.layers[0].attention.cache.k.dtype == torch.float32
+        steps = [prefill(lm, prefix, valid=valid)]
+        for t in range(1, N):
+            steps.append(decode_step(lm, windows[:, t - 1 : t], input_pos=torch.tensor([P + t - 1]),
+                                     valid=torch.ones(rows, 1, dtype=torch.bool)))
+        lm.clear_cache()
+        assert steps[-1].dtype == torch.bfloat16
+        cached = lm.image_logits(torch.cat(steps, 1), codes=windows).float()
+    assert (cached - full).abs().max() < 0.03 * full.abs().max()  # bf16 rounding only (~1 %)
+
+
 @pytest.mark.parametrize("s", [1, 2])
 def test_left_padding_changes_nothing(s):
     lm = tiny(s)

@@ -73,15 +73,14 @@ class Attention(nn.Module):
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H|Hkv, L, hd)
         if self.cache is not None:
             k, v = self.cache.update(input_pos, k, v, kv_len=kv_len)  # (B, Hkv, kv_len, hd)
-        k, v = k.to(q.dtype), v.to(q.dtype)
-        if isinstance(mask, torch.Tensor) and q.device.type == "cpu" and q.dtype != torch.float32:
-            # Torch's reduced-precision CPU attention runs at a fifth of the float32 kernel's speed (a bf16
-            # GPT-B step at 300 keys: 0.5 against 0.1 ms a layer); the cast reads the cache once.
-            y = self._sdpa(q.float(), k.float(), v.float(), mask.float()).to(q.dtype)  # (B, H, 1, hd)
-        elif isinstance(mask, torch.Tensor):
+        # Attention runs in the cache's dtype (float32 on CPU for a bf16 model: see
+        # TokenShuffleLM.cache_dtype), or in x's without a cache.
+        q = q.to(k.dtype)
+        if isinstance(mask, torch.Tensor):
             y = self._sdpa(q, k, v, mask.to(q.dtype))  # (B, H, L, hd)
         else:
             y = self._blocked(q, k, v, mask)  # (B, H, L, hd)
+        y = y.to(x.dtype)
         return linear(y.transpose(1, 2).reshape(B, L, self.num_heads * self.head_dim), self.wo.weight)
 
     def _sdpa(self, q, k, v, mask) -> torch.Tensor:
