@@ -12,8 +12,8 @@ from torch.nn import functional as F
 # A decode step multiplies a handful of rows (batch x CFG) by each weight, so its time is the time to
 # read the weights. On CPU, F.linear with few rows runs as a GEMM that packs (copies) the weight first
 # and reads it at ~6 GB/s; weight @ x.T runs as a skinny GEMM straight off the weight, near the
-# memory bandwidth (README, "Speed"). Below SKINNY_MIN_WEIGHT elements a weight stays in cache and
-# the plain kernel is as fast, and gives the same bits as before.
+# memory bandwidth (docs/results.md, "Where a decode step goes"). Below SKINNY_MIN_WEIGHT elements a
+# weight stays in cache and the plain kernel is as fast, and gives the same bits as before.
 SKINNY_MAX_ROWS = 16
 SKINNY_MIN_WEIGHT = 1 << 19
 # In bf16 neither layout reads fast (~10-15 GB/s); oneDNN's inner product over a weight reordered once
