@@ -56,3 +56,10 @@ def test_bf16_inference_reads_a_reordered_copy_that_follows_in_place_changes():
         assert torch.equal(linear(x, w), F.linear(x, w))
     y = torch.randn(2, 64, generator=g).bfloat16()
     assert linear(y, w).requires_grad  # training: no reordered copy, the gradient reaches the weight
+
+
+def test_bf16_weights_made_in_inference_mode_take_the_plain_product():
+    with torch.inference_mode():  # no version counter to watch: no reordered copy
+        w = torch.nn.Parameter(torch.randn(layers.SKINNY_MIN_WEIGHT // 64, 64).bfloat16(), requires_grad=False)
+        x = torch.randn(2, 64).bfloat16()
+        assert torch.equal(linear(x, w), F.linear(x, w)) and not hasattr(w, layers._PACKED)

@@ -25,8 +25,10 @@ _PACKED = "_tokenshuffle_onednn"
 
 def _packed_bf16(weight: torch.Tensor) -> torch.Tensor | None:
     """oneDNN's reordered copy of a bf16 CPU parameter for inference, or None where it does not apply."""
+    # An inference tensor keeps no version counter, so a change to it could not be seen: no copy.
     if (not isinstance(weight, nn.Parameter) or (weight.requires_grad and torch.is_grad_enabled())
-            or torch.compiler.is_compiling() or not torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+            or weight.is_inference() or torch.compiler.is_compiling()
+            or not torch.ops.mkldnn._is_mkldnn_bf16_supported()):
         return None
     entry = getattr(weight, _PACKED, None)
     if entry is None or entry[0] != weight._version:
