@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -21,6 +22,7 @@ SKINNY_MIN_WEIGHT = 1 << 19
 # of every bf16 projection, made on first use, an attribute of the parameter) and made again if the
 # weight changes in place.
 _PACKED = "_tokenshuffle_onednn"
+_ONEDNN_BF16 = functools.cache(torch.ops.mkldnn._is_mkldnn_bf16_supported)  # asked once, not every product
 
 
 def _packed_bf16(weight: torch.Tensor) -> torch.Tensor | None:
@@ -28,7 +30,7 @@ def _packed_bf16(weight: torch.Tensor) -> torch.Tensor | None:
     # An inference tensor keeps no version counter, so a change to it could not be seen: no copy.
     if (not isinstance(weight, nn.Parameter) or (weight.requires_grad and torch.is_grad_enabled())
             or weight.is_inference() or torch.compiler.is_compiling()
-            or not torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+            or not _ONEDNN_BF16()):
         return None
     entry = getattr(weight, _PACKED, None)
     if entry is None or entry[0] != weight._version:
