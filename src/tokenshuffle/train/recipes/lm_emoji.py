@@ -7,11 +7,9 @@ classifier-free guidance, AdamW lr 1e-3 with cosine decay to zero, batch 64, 250
 
 Its data are the training split of ``data split --by name`` (the held-out 5 % of names are scored
 once, after training) split again by name (``--seed 1``): 95 % to fit, 5 % to tune. The tuning names
-are its eval set (bits per code every 250 steps) and pick the checkpoint that is exported. A first run
-of 5000 steps on the whole training split, scored every 500 steps on the held-out names, over-fit after
-step 2000 (held-out bits per code 5.35 at step 2000, 9.07 at 4000, its training batches 1.22): it was
-stopped, and the length of this one (2500) was set after seeing that curve. After the tokenizer (``vq-emoji-f8``);
-docs/train-on-your-data.md has the chain:
+are its eval set (bits per code every 250 steps) and pick the checkpoint that is exported. The length
+(2500) was set after an earlier 5000-step run over-fit past step 2000 (its curve: docs/results.md, "The
+emoji model"). After the tokenizer (``vq-emoji-f8``); docs/train-on-your-data.md has the chain:
 
     tokenshuffle data split --data data/emoji-64-train --train data/emoji-64-fit --heldout data/emoji-64-tune \
         --by name --seed 1
