@@ -7,8 +7,9 @@ import torch
 import tokenshuffle as ts
 from tokenshuffle.cli import main
 from tokenshuffle.data.code_sources import RandomCodes
-from tokenshuffle.eval.nll import NLLConfig, heldout_nll
+from tokenshuffle.eval.nll import NLLConfig, code_ce, heldout_nll
 from tokenshuffle.model.io import save_lm
+from tokenshuffle.model.shuffle import codes_to_windows
 from tokenshuffle.sequence import make_batch
 from tokenshuffle.text import ByteTokenizer
 from tokenshuffle.train.step import lm_loss
@@ -179,3 +180,43 @@ def test_a_multi_size_set_is_scored_per_size_with_batches_that_never_mix_grids()
     assert out["num_samples"] == 4 and out["num_tokens"] == 2 * 16 + 2 * 12
     shuffled = heldout_nll(lm, src, tokenizer=tok, config=NLLConfig(num_samples=4, batch_size=1, captions="shuffled"))
     assert set(shuffled["bits_per_token_by_grid"]) == {"4x4", "2x6"}
+
+
+def test_prompt_scenes_split_bits_into_object_and_background_codes():
+    from tokenshuffle.data.code_sources import PromptSceneCodes
+    from tokenshuffle.data.prompts import load_eval_prompts
+    from tokenshuffle.vq import VQConfig, VQTokenizer
+
+    torch.manual_seed(0)
+    vq = VQTokenizer(VQConfig.preset("vq-16-tiny")).eval()
+    hard = load_eval_prompts("hard")
+    src = PromptSceneCodes(vq, hard, height=128, width=128, seed=1, num_samples=3, style="reading")
+    phrasings, codes = src.get([0, 1, 2])
+    assert [p[0] for p in phrasings] == [m["prompt"] for m in hard[:3]] and codes.shape == (3, 8, 8)
+    mask = src.object_mask([0, 1, 2])  # (3, 8, 8): a patch with any non-grey pixel
+    assert mask.shape == codes.shape and 0 < int(mask.sum()) < mask.numel()
+    assert torch.equal(src.get([3])[1], PromptSceneCodes(vq, hard, height=128, width=128, seed=1).get([3])[1])
+    lm = _lm().eval()
+    tok = ByteTokenizer()
+    out = heldout_nll(lm, src, tokenizer=tok, config=NLLConfig(num_samples=3, batch_size=2))
+    assert out["num_object_tokens"] == int(mask.sum())
+    assert out["num_object_tokens"] + out["num_background_tokens"] == 192
+
+    obj = []  # each scene's object codes scored alone
+    with torch.no_grad():
+        for i in range(3):
+            ce = code_ce(lm, make_batch([tok.encode(phrasings[i][0])], codes[i:i + 1], lm=lm))
+            obj.append(ce[codes_to_windows(mask[i:i + 1], s=2)])
+    assert math.isclose(out["bits_per_object_token"], torch.cat(obj).mean().item() / math.log(2), rel_tol=1e-5)
+    whole = out["bits_per_token"] * 192
+    parts = out["bits_per_object_token"] * out["num_object_tokens"] + out["bits_per_background_token"] * (
+        out["num_background_tokens"])
+    assert math.isclose(whole, parts, rel_tol=1e-5) and "bits_per_token_by_grid" not in out
+    with pytest.raises(ValueError, match="plain-background"):
+        PromptSceneCodes(vq, hard, height=128, width=128, style="textured").object_mask([0])
+
+
+def test_cli_eval_nll_prompts_needs_rendered_scenes(tmp_path, capsys):
+    save_lm(_lm(), tmp_path / "lm")
+    assert main(["eval", "nll", "--model", str(tmp_path / "lm"), "--data", str(tmp_path), "--prompts", "hard"]) == 2
+    assert "--prompts hard: renders scenes, so it needs --data scenes" in capsys.readouterr().err

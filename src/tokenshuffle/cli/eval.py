@@ -73,6 +73,9 @@ def _add_nll(esub) -> None:
     p.add_argument("--seed", type=int, default=1_000_003, help="scene seed of the held-out set")
     p.add_argument("--style", default="textured",
                    help="scene style for --data scenes: textured, canonical, fixed or reading")
+    p.add_argument("--prompts", default="", help="with --data scenes: render the ground-truth scenes of these "
+                   "prompts (val, hard or a metadata .jsonl; item i draws prompt i mod their number) instead of "
+                   "training-distribution scenes, and split the bits into object and background codes")
     p.add_argument("--num-samples", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--text-tokenizer", default="", help="tokenizer.json (default: next to the model, else bytes)")
@@ -187,7 +190,7 @@ def run_nll(args) -> int:
     from pathlib import Path
 
     from tokenshuffle.data.caption_swaps import RULES, SwapNegatives
-    from tokenshuffle.data.code_sources import SceneCodes, ShardCodes
+    from tokenshuffle.data.code_sources import PromptSceneCodes, SceneCodes, ShardCodes
     from tokenshuffle.data.scene_style import STYLES
     from tokenshuffle.errors import check_choice
     from tokenshuffle.eval.nll import CAPTIONS, NLLConfig, heldout_nll, swap_gap
@@ -213,8 +216,18 @@ def run_nll(args) -> int:
             raise ValueError("--data scenes encodes held-out scenes on the fly and needs --vq DIR")
         from tokenshuffle.vq import VQTokenizer
 
-        source = SceneCodes(VQTokenizer.from_pretrained(args.vq), height=args.height, width=args.width,
-                            seed=args.seed, num_samples=config.num_samples, style=args.style)
+        vq = VQTokenizer.from_pretrained(args.vq)
+        if args.prompts:
+            from tokenshuffle.eval.t2i import load_prompt_set
+
+            source = PromptSceneCodes(vq, load_prompt_set(args.prompts), height=args.height, width=args.width,
+                                      seed=args.seed, num_samples=config.num_samples, style=args.style)
+        else:
+            source = SceneCodes(vq, height=args.height, width=args.width, seed=args.seed,
+                                num_samples=config.num_samples, style=args.style)
+    elif args.prompts:
+        raise ValueError(f"--prompts {args.prompts}: renders scenes, so it needs --data scenes "
+                         f"(got --data {args.data})")
     else:
         source = ShardCodes(args.data)
     if swapped:
@@ -233,6 +246,10 @@ def run_nll(args) -> int:
           f"({result['num_samples']} images, {result['num_tokens']} tokens{prompts})")
     for name, bits in result.get("bits_per_token_by_grid", {}).items():
         print(f"  {name} codes: {bits:.4f} bits per image token")
+    for name in ("object", "background"):
+        if f"bits_per_{name}_token" in result:
+            print(f"  {name} codes: {result[f'bits_per_{name}_token']:.4f} bits per image token "
+                  f"({result[f'num_{name}_tokens']} tokens)")
     if args.json:
         write_json(args.json, {"model": str(args.model), "data": args.data, "captions": config.captions, **result})
     return 0

@@ -71,6 +71,60 @@ class SceneCodes:
         return [p[0] for p in pairs], torch.stack([p[1] for p in pairs])  # (B, h, w)
 
 
+class PromptSceneCodes:
+    """Ground-truth scenes of GenEval prompts (``data.scenes.scene_for_metadata``), rendered and VQ-encoded:
+    item ``i`` draws prompt ``i % len(prompts)`` from its own seed, so a held-out prompt set (``hard``, ``val``)
+    can be scored as codes. ``object_mask(indices)`` marks the codes whose patch holds an object pixel
+    (plain-background styles only): the bits of a scene's objects apart from its background.
+    """
+
+    def __init__(self, vq, prompts: list[dict], *, height: int, width: int, seed: int = 0,
+                 num_samples: int | None = None, style: str = "reading"):
+        from tokenshuffle.data.scene_style import STYLES
+
+        check_choice("style", style, STYLES)
+        if not prompts:
+            raise ValueError("prompts: need at least one GenEval metadata line")
+        self.vq, self.prompts, self.seed, self.style = vq, prompts, seed, STYLES[style]
+        self.height, self.width = height, width
+        self.num_samples = num_samples or len(prompts)
+        self.memo: dict[int, tuple[tuple[str, ...], torch.Tensor, torch.Tensor]] = {}
+
+    @torch.no_grad()
+    def _fill(self, indices: list[int]) -> None:
+        import numpy as np
+
+        from tokenshuffle.data.scene_render import render_scene
+        from tokenshuffle.data.scene_style import PLAIN_GREY
+        from tokenshuffle.data.scenes import scene_for_metadata
+
+        todo = [i for i in dict.fromkeys(indices) if i not in self.memo]
+        if not todo:
+            return
+        specs = [scene_for_metadata(self.prompts[i % len(self.prompts)], rng=np.random.default_rng([self.seed, i]),
+                                    aspect=self.width / self.height, style=self.style) for i in todo]
+        pixels = torch.stack([torch.from_numpy(np.asarray(render_scene(s, height=self.height, width=self.width))
+                                               .copy()).permute(2, 0, 1) for s in specs])  # (B, 3, H, W) uint8
+        device = next(self.vq.parameters()).device
+        codes = self.vq.encode(to_float(pixels).to(device)).cpu()  # (B, h, w)
+        f = self.vq.downsample
+        objects = (pixels.float() - PLAIN_GREY).abs().amax(1) > 0.5  # (B, H, W) any channel off the grey
+        patches = objects.unflatten(1, (codes.shape[1], f)).unflatten(3, (codes.shape[2], f)).any(4).any(2)  # (B, h, w)
+        for i, s, c, m in zip(todo, specs, codes, patches, strict=True):
+            self.memo[i] = (s.captions, c, m)
+
+    def get(self, indices: list[int]) -> tuple[list[tuple[str, ...]], torch.Tensor]:
+        self._fill(indices)
+        return [self.memo[i][0] for i in indices], torch.stack([self.memo[i][1] for i in indices])  # (B, h, w)
+
+    def object_mask(self, indices: list[int]) -> torch.Tensor:
+        """(B, h, w) bool: the codes of ``indices`` whose pixel patch holds part of an object."""
+        if self.style.background != "plain":
+            raise ValueError("object_mask needs a plain-background style (canonical, fixed or reading)")
+        self._fill(indices)
+        return torch.stack([self.memo[i][2] for i in indices])
+
+
 class ShardCodes:
     """Pre-encoded code shards (``tokenshuffle.data.codes.CodeShards``)."""
 

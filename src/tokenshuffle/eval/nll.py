@@ -21,6 +21,7 @@ from tokenshuffle.data.caption_swaps import SwapNegatives
 from tokenshuffle.data.code_sources import CodeSource, first_captions
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.lm import TokenShuffleLM
+from tokenshuffle.model.shuffle import codes_to_windows
 from tokenshuffle.sampling.rerank import code_loglik
 from tokenshuffle.sequence import Batch, make_batch, teacher_forced
 
@@ -66,8 +67,13 @@ def _items(source: CodeSource, rows: list[int], at: slice, mode: str) -> tuple[l
 
 def image_ce(lm: TokenShuffleLM, batch: Batch) -> float:
     """Mean cross-entropy (nats) of every image code of ``batch`` under teacher forcing (lm_loss's image_ce)."""
+    return code_ce(lm, batch).mean().item()
+
+
+def code_ce(lm: TokenShuffleLM, batch: Batch) -> torch.Tensor:
+    """(B, N, s²) cross-entropy (nats) of each image code of ``batch`` under teacher forcing."""
     _, logits = teacher_forced(lm, batch)  # (B, N, s², V)
-    return F.cross_entropy(logits.flatten(0, 2), batch.windows.flatten()).item()
+    return F.cross_entropy(logits.flatten(0, 2), batch.windows.flatten(), reduction="none").view(batch.windows.shape)
 
 
 @torch.no_grad()
@@ -81,17 +87,21 @@ def heldout_nll(
     autocast_dtype: torch.dtype | None = None,
 ) -> dict:
     """-> {"bits_per_token", "image_ce", "num_samples", "num_tokens"} over the first items of ``source``;
-    a multi-size set scores ``num_samples`` split evenly over its sizes and adds ``bits_per_token_by_grid``.
+    a multi-size set scores ``num_samples`` split evenly over its sizes and adds ``bits_per_token_by_grid``;
+    a source with ``object_mask`` (``PromptSceneCodes``) adds ``bits_per_object_token`` and
+    ``bits_per_background_token`` and their token counts.
 
     ``forward`` (Batch -> (loss, metrics)) lets a training loop score through its DDP/FSDP wrapper.
     """
     num = min(config.num_samples, source.num_samples or config.num_samples)
+    split = forward is None and hasattr(source, "object_mask")
     forward = forward or (lambda b: (None, {"image_ce": image_ce(lm, b)}))
     device = lm.output.weight.device
     was_training = lm.training
     lm.eval()
     groups = _groups(source, num)
     per_size: dict[str | None, tuple[float, int]] = {}  # size name -> (summed CE, tokens)
+    parts = {"object": [0.0, 0], "background": [0.0, 0]}  # summed CE and tokens of object / background codes
     try:
         for name, rows in groups:
             total_ce, total_tokens = 0.0, 0
@@ -101,7 +111,15 @@ def heldout_nll(
                 batch = make_batch([tokenizer.encode(c) for c in captions], codes, lm=lm).to(device)
                 with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                                     enabled=autocast_dtype is not None):
-                    _, metrics = forward(batch)
+                    if split:
+                        ce = code_ce(lm, batch)  # (B, N, s²)
+                        on = codes_to_windows(source.object_mask(rows[at]), s=lm.s).to(ce.device)
+                        for part, m in (("object", on), ("background", ~on)):
+                            parts[part][0] += ce[m].sum().item()
+                            parts[part][1] += int(m.sum())
+                        metrics = {"image_ce": ce.mean().item()}
+                    else:
+                        _, metrics = forward(batch)
                 total_ce += metrics["image_ce"] * codes.numel()
                 total_tokens += codes.numel()
             per_size[name] = (total_ce, total_tokens)
@@ -113,6 +131,10 @@ def heldout_nll(
            "num_tokens": total_tokens}
     if None not in per_size:  # a multi-size set: bits per code of each size too
         out["bits_per_token_by_grid"] = {name: c / t / math.log(2) for name, (c, t) in per_size.items()}
+    if split:
+        for name, (c, t) in parts.items():
+            out[f"bits_per_{name}_token"] = c / t / math.log(2) if t else math.nan
+            out[f"num_{name}_tokens"] = t
     return out
 
 
