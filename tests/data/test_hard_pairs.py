@@ -69,7 +69,9 @@ def test_every_recipe_trains_on_scenes_or_on_folders_the_scene_writer_made():
     for name, cfg in names.items():
         data = cfg.data
         assert data in ("scenes", "random") or data.startswith("data/"), data
-        paths = [cfg.data, getattr(cfg, "eval_data", ""), getattr(cfg, "vq", ""), getattr(cfg, "init_from", "")]
+        images = getattr(cfg, "code_factor_images", "")  # images measured for the code factors: scene folders too
+        assert not images or images.startswith("data/scenes-"), (name, images)
+        paths = [cfg.data, getattr(cfg, "eval_data", ""), getattr(cfg, "vq", ""), getattr(cfg, "init_from", ""), images]
         if name in EMOJI_RECIPES:
             assert "emoji" in cfg.data, (name, cfg.data)
         else:

@@ -46,3 +46,25 @@ def test_a_stage_may_not_lower_max_grid_size_or_change_the_decoder(tmp_path):
         carry_over(_lm(dataclasses.replace(PARENT, max_grid_size=4), seed=0), tmp_path / "parent")
     with pytest.raises(ValueError, match="parent dim=64 differs"):
         carry_over(_lm(dataclasses.replace(PARENT, dim=128), seed=0), tmp_path / "parent")
+
+
+def test_a_code_factor_stage_fits_its_parents_rows_and_computes_what_it_did_on_the_codes_with_features(tmp_path):
+    from tokenshuffle.train.build import build_lm
+    from tokenshuffle.train.config import TrainConfig
+
+    parent = _lm(PARENT, seed=0)
+    save_lm(parent, tmp_path / "parent")
+    child = _lm(dataclasses.replace(PARENT, code_factors=24), seed=1)
+    table = torch.zeros(32, 24)
+    table[:24] = torch.eye(24)  # codes 0..23 one feature each (an exact fit); 24..31 used by no image
+    child.code_factors.set_table(table)
+    info = carry_over(child, tmp_path / "parent")
+    assert info["code_factors_fit"] == {"tok_embeddings": 1.0, "output": 1.0}
+    codes = torch.randint(0, 24, (2, 8, 4), generator=torch.Generator().manual_seed(2))
+    (h1, l1), (h0, l0) = _outputs(child, codes), _outputs(parent, codes)
+    torch.testing.assert_close(h1, h0, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(l1[..., :24], l0[..., :24], atol=1e-4, rtol=1e-4)
+    assert (l1[..., 24:] < -20).all()  # codes without features are never drawn
+    cfg = TrainConfig(lm=child.config, init_from=str(tmp_path / "parent"), data="random")
+    with pytest.raises(ValueError, match="lm.code_factors=24 needs vq and code_factor_images"):
+        build_lm(cfg)

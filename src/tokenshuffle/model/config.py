@@ -46,6 +46,9 @@ class LMConfig:
     # Beyond the paper: each position's input also carries the row, column and image fraction of the
     # window it predicts (modules.WindowPosition; zero at the start, so a parent without it loads unchanged).
     window_pos: bool = False
+    # Beyond the paper: > 0 embeds and scores image codes linearly in this many fixed features of what each
+    # code draws (model.code_factors.CodeFactors) instead of a free row per code; 0 is the plain model.
+    code_factors: int = 0
 
     def __post_init__(self) -> None:
         positive = ("dim", "num_layers", "num_heads", "max_seq_len", "text_vocab_size", "image_vocab_size",
@@ -65,6 +68,8 @@ class LMConfig:
                              f"to condition on), got shuffle_window={s}")
         if self.rope_scaling is not None:
             object.__setattr__(self, "rope_scaling", _check_rope_scaling(self.rope_scaling))
+        if self.code_factors < 0:
+            raise ValueError(f"LMConfig.code_factors must be >= 0 (0 = off), got {self.code_factors}")
         if self.num_mlp_blocks < 0:
             raise ValueError(f"LMConfig.num_mlp_blocks must be >= 0, got {self.num_mlp_blocks}")
 

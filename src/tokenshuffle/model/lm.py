@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tokenshuffle.model.code_factors import CodeFactors
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.model.decoder import Decoder
 from tokenshuffle.model.layers import linear
@@ -40,6 +41,9 @@ class TokenShuffleLM(nn.Module):
         self.window_ar = None
         if config.window_ar:
             self.window_ar = WindowAR(config.dim, s=s, vocab_size=config.image_vocab_size, eps=config.norm_eps)
+        self.code_factors = None
+        if config.code_factors:
+            self.code_factors = CodeFactors(config.image_vocab_size, config.code_factors, config.dim)
         self.window_pos = None
         if config.window_pos:
             self.window_pos = WindowPosition(config.dim, max_side=config.max_grid_size)
@@ -80,7 +84,10 @@ class TokenShuffleLM(nn.Module):
 
     def embed_windows(self, windows: torch.Tensor) -> torch.Tensor:
         """(B, n, s²) codes in [0, V) -> (B, n, D), one decoder input per window."""
-        x = self.tok_embeddings(windows + self.config.image_offset)  # (B, n, s², D)
+        if self.code_factors is not None:
+            x = self.code_factors.embedding(windows)  # (B, n, s², D)
+        else:
+            x = self.tok_embeddings(windows + self.config.image_offset)  # (B, n, s², D)
         if self.shuffle is None:
             return x[:, :, 0]  # (B, n, D)
         return self.shuffle(x)
@@ -113,7 +120,10 @@ class TokenShuffleLM(nn.Module):
         return features if self.window_ar is None else self.window_ar(features, codes)
 
     def visual_head(self, features: torch.Tensor) -> torch.Tensor:
-        """(..., D) code features -> (..., V) logits over the image codes (the shared output layer's rows)."""
+        """(..., D) code features -> (..., V) logits over the image codes (the shared output layer's rows, or
+        ``CodeFactors``)."""
+        if self.code_factors is not None:
+            return self.code_factors.logits(features)
         return linear(features, self.output.weight[self.config.image_offset :])
 
     def code_logits(self, features: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:

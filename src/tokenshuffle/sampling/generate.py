@@ -65,8 +65,8 @@ def sample_window(
         seen = codes[:, :, : part.stop].repeat(rows // B, 1, 1)  # (rows, 1, j+1)
         f = lm.code_features(features[:, :, : part.stop], codes=seen)[:, 0, part]  # (rows, k, D)
         if sampling.use_cfg:
-            # The head is linear and bias-free, so guiding its input guides its logits: half the rows
-            # through the V-way product.
+            # The head is affine in its input (linear, plus CodeFactors' bias), and the guidance weights
+            # sum to one, so guiding its input guides its logits: half the rows through the V-way product.
             f = cfg_combine(f, scale)  # (B, k, D)
         logits = lm.visual_head(f)  # (B, k, V)
         for rows_of, g in row_generators or [(slice(0, B), generator)]:

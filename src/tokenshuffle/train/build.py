@@ -52,7 +52,51 @@ def carry_over(lm: TokenShuffleLM, parent: Path) -> dict:
     carried = [k for k in own if k in state and state[k].shape == own[k].shape]
     for k in carried:
         own[k].copy_(state[k])
-    return {"carried": len(carried), "new": sorted(set(own) - set(carried))}
+    out = {"carried": len(carried), "new": sorted(set(own) - set(carried))}
+    if lm.code_factors is not None and not config.code_factors:
+        out["code_factors_fit"] = fit_code_factors(lm, config, state)
+    return out
+
+
+@torch.no_grad()
+def fit_code_factors(lm: TokenShuffleLM, parent_config, state: dict) -> dict:
+    """Start ``lm``'s CodeFactors (its ``table`` filled) where a parent with a free row per image code was:
+    ``embed`` and ``head`` by least squares over the codes with features (phi(c) W ~ the parent's embedding
+    and output rows of code c). -> the fraction of those rows' variance the fit explains."""
+    used = lm.code_factors.table.any(1)  # (V,)
+    if not used.any():
+        raise ValueError("code_factors: the feature table is empty; fill it before fitting to a parent")
+    phi = lm.code_factors.table[used].double()  # (U, F)
+    out = {}
+    for name, layer in (("tok_embeddings.weight", lm.code_factors.embed), ("output.weight", lm.code_factors.head)):
+        rows = state[name][parent_config.image_offset:][used].double()  # (U, D)
+        w = torch.linalg.lstsq(phi, rows, driver="gelsd").solution  # (F, D)
+        layer.weight.copy_(w.t() if name == "tok_embeddings.weight" else w)  # embed (D, F), head (F, D)
+        resid = rows - phi @ w
+        out[name.split(".")[0]] = round(1 - float(resid.pow(2).sum() / (rows - rows.mean(0)).pow(2).sum()), 4)
+    return out
+
+
+def fill_code_factors(lm: TokenShuffleLM, cfg: TrainConfig) -> None:
+    """Measure the code features of ``lm.code_factors`` on ``cfg.code_factor_images`` with ``cfg.vq``."""
+    if not (cfg.vq and cfg.code_factor_images):
+        raise ValueError(f"lm.code_factors={cfg.lm.code_factors} needs vq and code_factor_images (the images whose "
+                         "patches say what each code draws), or an init_from parent that has code factors")
+    from tokenshuffle.data.folder import ImageCaptionFolder
+    from tokenshuffle.data.shapes import COLORS
+    from tokenshuffle.vq import VQTokenizer
+    from tokenshuffle.vq.code_factors import palette_factors
+
+    vq = VQTokenizer.from_pretrained(cfg.vq).eval()
+    folder = ImageCaptionFolder(cfg.code_factor_images)
+    num = min(len(folder), cfg.code_factor_num_images)
+    batches = (torch.stack([folder[i]["image"] for i in range(start, min(num, start + 32))])
+               for start in range(0, num, 32))
+    table = palette_factors(vq, batches, palette=COLORS)
+    if table.shape != lm.code_factors.table.shape:
+        raise ValueError(f"lm.code_factors={cfg.lm.code_factors}: the scene palette with this tokenizer gives "
+                         f"{table.shape[1]} features per code")
+    lm.code_factors.set_table(table)
 
 
 def _move_vocab_rows(rows: torch.Tensor, *, old, new, fresh: torch.Tensor) -> torch.Tensor:
@@ -73,8 +117,11 @@ def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         lm = TokenShuffleLM(cfg.lm)
-    if cfg.init_from:
-        return lm, {"init": cfg.init_from, **carry_over(lm, resolve_parent(cfg.init_from))}
+    parent = resolve_parent(cfg.init_from) if cfg.init_from else None
+    if lm.code_factors is not None and (parent is None or not read_lm_state(parent)[0].code_factors):
+        fill_code_factors(lm, cfg)
+    if parent is not None:
+        return lm, {"init": cfg.init_from, **carry_over(lm, parent)}
     return lm, {"init": "scratch"}
 
 

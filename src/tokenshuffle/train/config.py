@@ -33,6 +33,10 @@ class TrainConfig:
     data: str = "scenes"
     eval_data: str = ""  # held-out code shards; "" = the same kind as `data` with `eval_seed`
     vq: str = ""  # VQ tokenizer folder: needed for "scenes" and for sample grids
+    # lm.code_factors > 0: an image-caption folder whose patches, encoded by `vq`, give each code its colour and
+    # outline (vq.code_factors.palette_factors, the scene palette); not needed when init_from carries them.
+    code_factor_images: str = ""
+    code_factor_num_images: int = 1000
     scene_style: str = "textured"  # "scenes": "textured", "canonical" or "fixed" (data.scene_style.STYLES)
     text_tokenizer: str = ""  # tokenizer.json; "" = UTF-8 bytes
     height: int = 128
@@ -92,7 +96,7 @@ class TrainConfig:
         check_range("height", self.height, low=16)
         check_range("width", self.width, low=16)
         for name in ("num_samples", "seed", "eval_seed", "num_eval_samples", "warmup_steps", "sample_every",
-                     "eval_every"):
+                     "eval_every", "code_factor_num_images"):
             check_range(name, getattr(self, name), low=0)
         for name in ("batch_size", "grad_accum", "num_steps", "max_bad_steps", "log_every", "ckpt_every",
                      "keep_last", "num_sample_images"):

@@ -1,0 +1,44 @@
+"""CodeFactors (beyond the paper): image codes embedded and scored through what each code draws.
+
+With ``LMConfig.code_factors = F`` the decoder no longer holds a free row per image code. Each code c has
+fixed features phi(c) (F floats, a persistent buffer ``table`` written once, e.g. by
+``vq.code_factors.palette_factors``: a one-hot colour class and a pooled foreground mask), its input is
+``embed(phi(c))`` and its logit ``head(feature) . phi(c) + bias[c]``. Both are linear in phi, so a
+colour and an outline contribute separately: a colour-shape pair that no training image holds is built
+from the colour's and the outline's parts, each learnt from the pairs that do occur. The per-code bias
+keeps each code's base rate; a code with no features (one no training image uses) starts at ``UNUSED``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tokenshuffle.model.layers import linear
+
+UNUSED = -30.0  # the starting logit bias of a code whose feature row is all zero
+
+
+class CodeFactors(nn.Module):
+    def __init__(self, vocab_size: int, num_features: int, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("table", torch.zeros(vocab_size, num_features))  # (V, F) phi of every code
+        self.embed = nn.Linear(num_features, dim, bias=False)
+        self.head = nn.Linear(dim, num_features, bias=False)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+
+    @torch.no_grad()
+    def set_table(self, table: torch.Tensor) -> None:
+        """Write the (V, F) features; the bias starts at 0, and at ``UNUSED`` for a code without features."""
+        if table.shape != self.table.shape:
+            raise ValueError(f"code factor table must have shape {tuple(self.table.shape)}, got {tuple(table.shape)}")
+        self.table.copy_(table)
+        self.bias.copy_(torch.where(table.any(1), 0.0, UNUSED))
+
+    def embedding(self, codes: torch.Tensor) -> torch.Tensor:
+        """(...) codes in [0, V) -> (..., D) inputs."""
+        return self.embed(self.table[codes].to(self.embed.weight.dtype))
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """(..., D) code features -> (..., V) logits."""
+        return linear(self.head(features), self.table.to(features.dtype)) + self.bias.to(features.dtype)

@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+import tokenshuffle as ts
+from tokenshuffle.model.code_factors import UNUSED
+from tokenshuffle.sequence import make_batch, teacher_forced
+
+
+def tiny(s=2, **overrides):
+    torch.manual_seed(0)
+    return ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=s, **overrides)).eval()
+
+
+def _with_table(lm, table):
+    lm.code_factors.set_table(table)
+    with torch.no_grad():
+        for p in (lm.code_factors.embed.weight, lm.code_factors.head.weight):
+            torch.nn.init.normal_(p, std=0.3)
+    return lm
+
+
+@pytest.mark.parametrize("s", [1, 2])
+def test_one_hot_features_give_the_plain_model_with_those_rows(s):
+    V = 64
+    factored = _with_table(tiny(s, code_factors=V, window_ar=s > 1), torch.eye(V))
+    plain = tiny(s, window_ar=s > 1)
+    plain.load_state_dict({k: v for k, v in factored.state_dict().items() if not k.startswith("code_factors.")})
+    off = plain.config.image_offset
+    with torch.no_grad():
+        plain.tok_embeddings.weight[off:] = factored.code_factors.embed.weight.t()  # (V, D)
+        plain.output.weight[off:] = factored.code_factors.head.weight  # (V, D)
+    codes = torch.randint(0, V, (2, 4, 4), generator=torch.Generator().manual_seed(1))
+    batch = make_batch([[3, 4], [5]], codes, lm=plain)
+    with torch.no_grad():
+        a, b = teacher_forced(factored, batch)[1], teacher_forced(plain, batch)[1]
+    assert torch.allclose(a, b, atol=1e-5)
+    sampling = ts.SamplingConfig(guidance_scale=2.0, temperature=1.0, top_k=None)
+    runs = [ts.generate(m, [[3, 4]], grid=(4, 4), sampling=sampling, generator=torch.Generator().manual_seed(2))
+            for m in (factored, plain)]
+    assert torch.equal(*runs)
+
+
+def test_codes_with_the_same_features_share_their_input_and_differ_only_by_bias():
+    table = torch.zeros(64, 5)
+    table[:32, 0] = 1.0  # codes 0..31 and 32..47: two feature rows; 48..63 unused
+    table[32:48, 1] = 1.0
+    lm = _with_table(tiny(2, code_factors=5), table)
+    assert torch.equal(lm.code_factors.bias, torch.where(torch.arange(64) < 48, 0.0, UNUSED))
+    emb = lm.code_factors.embedding(torch.tensor([0, 7, 40, 60]))
+    assert torch.equal(emb[0], emb[1]) and not torch.equal(emb[0], emb[2]) and not emb[3].any()
+    logits = lm.code_factors.logits(torch.randn(3, lm.config.dim))  # (3, V)
+    assert torch.equal(logits[:, 0], logits[:, 31]) and (logits[:, 48:] < -20).all()
+    with pytest.raises(ValueError, match=r"table must have shape \(64, 5\)"):
+        lm.code_factors.set_table(torch.zeros(64, 6))
+
+
+def test_negative_code_factors_are_refused():
+    with pytest.raises(ValueError, match="code_factors must be >= 0"):
+        ts.LMConfig.preset("tiny", code_factors=-1)
