@@ -50,6 +50,11 @@ def test_codes_with_the_same_features_share_their_input_and_differ_only_by_bias(
     assert torch.equal(emb[0], emb[1]) and not torch.equal(emb[0], emb[2]) and not emb[3].any()
     logits = lm.code_factors.logits(torch.randn(3, lm.config.dim))  # (3, V)
     assert torch.equal(logits[:, 0], logits[:, 31]) and (logits[:, 48:] < -20).all()
+    counts = torch.arange(64.0) % 4  # codes 0 and 32 appear 0 times, 1 and 33 once, ...
+    lm.code_factors.set_table(table, counts)
+    group_total = torch.where(torch.arange(48) < 32, counts[:32].sum(), counts[32:48].sum())  # 48 and 24
+    expected = (counts[:48].clamp(min=1) / group_total).log()  # a code seen 0 times is counted once
+    assert torch.allclose(lm.code_factors.bias[:48], expected) and (lm.code_factors.bias[48:] == UNUSED).all()
     with pytest.raises(ValueError, match=r"table must have shape \(64, 5\)"):
         lm.code_factors.set_table(torch.zeros(64, 6))
 

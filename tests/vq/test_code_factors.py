@@ -35,8 +35,8 @@ def _images():
 
 
 def test_each_code_gets_its_patches_colour_and_mean_mask():
-    table = palette_factors(PatchVQ(), _images(), palette=PALETTE, pool=2)  # (12, 3 + 4)
-    assert table.shape == (12, 7)
+    table, counts = palette_factors(PatchVQ(), _images(), palette=PALETTE, pool=2)  # (12, 3 + 4), (12,)
+    assert table.shape == (12, 7) and counts[[0, 4, 8]].tolist() == [5, 1, 2] and counts.sum() == 8
     assert torch.equal(table[0], torch.tensor([0, 0, 1, 0, 0, 0, 0.0]))  # background: no colour, empty mask
     assert torch.equal(table[4], torch.tensor([1, 0, 0, 0.5, 0.5, 0, 0]))  # red, top row of 2x2 blocks half full
     assert torch.equal(table[8], torch.tensor([0, 1, 0, 1, 1, 1, 1.0]))  # blue, full (two patches averaged)

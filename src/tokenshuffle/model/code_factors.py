@@ -6,7 +6,9 @@ fixed features phi(c) (F floats, a persistent buffer ``table`` written once, e.g
 ``embed(phi(c))`` and its logit ``head(feature) . phi(c) + bias[c]``. Both are linear in phi, so a
 colour and an outline contribute separately: a colour-shape pair that no training image holds is built
 from the colour's and the outline's parts, each learnt from the pairs that do occur. The per-code bias
-keeps each code's base rate; a code with no features (one no training image uses) starts at ``UNUSED``.
+keeps each code's base rate among the codes whose features are the same (the plain background and a
+few near-grey codes share theirs), so it starts at the log of that share; a code with no features (one
+no training image uses) starts at ``UNUSED``.
 """
 
 from __future__ import annotations
@@ -28,12 +30,19 @@ class CodeFactors(nn.Module):
         self.bias = nn.Parameter(torch.zeros(vocab_size))
 
     @torch.no_grad()
-    def set_table(self, table: torch.Tensor) -> None:
-        """Write the (V, F) features; the bias starts at 0, and at ``UNUSED`` for a code without features."""
+    def set_table(self, table: torch.Tensor, counts: torch.Tensor | None = None) -> None:
+        """Write the (V, F) features. The bias starts at log(count / the summed count of the codes with the
+        same features) with ``counts`` (V,) (how often each code occurs), at 0 without, and at ``UNUSED``
+        for a code without features."""
         if table.shape != self.table.shape:
             raise ValueError(f"code factor table must have shape {tuple(self.table.shape)}, got {tuple(table.shape)}")
         self.table.copy_(table)
-        self.bias.copy_(torch.where(table.any(1), 0.0, UNUSED))
+        bias = torch.zeros(table.shape[0])
+        if counts is not None:
+            _, group = torch.unique(table, dim=0, return_inverse=True)  # (V,) id of each code's feature row
+            total = torch.zeros(int(group.max()) + 1).index_add_(0, group, counts.float())
+            bias = (counts.float().clamp(min=1) / total[group].clamp(min=1)).log()
+        self.bias.copy_(torch.where(table.any(1), bias, UNUSED))
 
     def embedding(self, codes: torch.Tensor) -> torch.Tensor:
         """(...) codes in [0, V) -> (..., D) inputs."""

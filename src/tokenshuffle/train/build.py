@@ -92,11 +92,11 @@ def fill_code_factors(lm: TokenShuffleLM, cfg: TrainConfig) -> None:
     num = min(len(folder), cfg.code_factor_num_images)
     batches = (torch.stack([folder[i]["image"] for i in range(start, min(num, start + 32))])
                for start in range(0, num, 32))
-    table = palette_factors(vq, batches, palette=COLORS)
+    table, counts = palette_factors(vq, batches, palette=COLORS)
     if table.shape != lm.code_factors.table.shape:
         raise ValueError(f"lm.code_factors={cfg.lm.code_factors}: the scene palette with this tokenizer gives "
                          f"{table.shape[1]} features per code")
-    lm.code_factors.set_table(table)
+    lm.code_factors.set_table(table, counts)
 
 
 def _move_vocab_rows(rows: torch.Tensor, *, old, new, fresh: torch.Tensor) -> torch.Tensor:

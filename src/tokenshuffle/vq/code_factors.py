@@ -22,9 +22,9 @@ from tokenshuffle.errors import check_range
 
 @torch.no_grad()
 def palette_factors(vq, images, *, palette: dict[str, tuple[int, int, int]], background: float = 128.0,
-                    threshold: float = 24.0, pool: int = 2) -> torch.Tensor:
-    """(V, C + 1 + (f/pool)²) float features of every code of ``vq`` (f its downsample factor), measured on
-    ``images``, an iterable of (B, 3, H, W) uint8 batches.
+                    threshold: float = 24.0, pool: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """-> ((V, C + 1 + (f/pool)²) float features of every code of ``vq`` (f its downsample factor), (V,) how
+    many patches each code took), measured on ``images``, an iterable of (B, 3, H, W) uint8 batches.
 
     Columns: one-hot over the ``palette`` colours (C) and "no foreground", by majority over the code's
     patches; then the mean over its patches of the fraction of each ``pool`` x ``pool`` pixel block whose
@@ -54,4 +54,4 @@ def palette_factors(vq, images, *, palette: dict[str, tuple[int, int, int]], bac
         masks.index_add_(0, codes, torch.nn.functional.avg_pool2d(fg[:, None].float(), pool).flatten(1))
     seen = votes.sum(1)  # (V,)
     onehot = torch.nn.functional.one_hot(votes.argmax(1), C + 1).float() * (seen > 0)[:, None]  # (V, C + 1)
-    return torch.cat([onehot, masks / seen.clamp(min=1)[:, None]], dim=1)  # (V, F)
+    return torch.cat([onehot, masks / seen.clamp(min=1)[:, None]], dim=1), seen  # (V, F), (V,)
