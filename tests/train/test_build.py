@@ -68,3 +68,6 @@ def test_a_code_factor_stage_fits_its_parents_rows_and_computes_what_it_did_on_t
     cfg = TrainConfig(lm=child.config, init_from=str(tmp_path / "parent"), data="random")
     with pytest.raises(ValueError, match="lm.code_factors=24 needs vq and code_factor_images"):
         build_lm(cfg)
+    save_lm(child, tmp_path / "factored")  # a parent with code factors: the table comes with its weights
+    grandchild, info = build_lm(dataclasses.replace(cfg, init_from=str(tmp_path / "factored")))
+    assert "code_factors_fit" not in info and torch.equal(grandchild.code_factors.table, table)

@@ -3,6 +3,7 @@ Llama), its text tokenizer and its data sources."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -109,6 +110,11 @@ def _move_vocab_rows(rows: torch.Tensor, *, old, new, fresh: torch.Tensor) -> to
     return out
 
 
+def _parent_config(parent: Path) -> dict:
+    """The parent's config.json alone (its weights are read once, by ``carry_over``)."""
+    return json.loads((parent / ckpt.CONFIG_NAME).read_text(encoding="utf-8"))
+
+
 def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:
     if cfg.init_hf_llama:
         from tokenshuffle.hf_llama import lm_from_hf_llama
@@ -118,7 +124,7 @@ def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:
         torch.manual_seed(cfg.seed)
         lm = TokenShuffleLM(cfg.lm)
     parent = resolve_parent(cfg.init_from) if cfg.init_from else None
-    if lm.code_factors is not None and (parent is None or not read_lm_state(parent)[0].code_factors):
+    if lm.code_factors is not None and (parent is None or not _parent_config(parent).get("code_factors")):
         fill_code_factors(lm, cfg)
     if parent is not None:
         return lm, {"init": cfg.init_from, **carry_over(lm, parent)}
