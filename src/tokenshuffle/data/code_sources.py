@@ -94,6 +94,7 @@ class PromptSceneCodes:
     def _fill(self, indices: list[int]) -> None:
         import numpy as np
 
+        from tokenshuffle.data.images import to_tensor
         from tokenshuffle.data.scene_render import render_scene
         from tokenshuffle.data.scene_style import PLAIN_GREY
         from tokenshuffle.data.scenes import scene_for_metadata
@@ -103,8 +104,8 @@ class PromptSceneCodes:
             return
         specs = [scene_for_metadata(self.prompts[i % len(self.prompts)], rng=np.random.default_rng([self.seed, i]),
                                     aspect=self.width / self.height, style=self.style) for i in todo]
-        pixels = torch.stack([torch.from_numpy(np.asarray(render_scene(s, height=self.height, width=self.width))
-                                               .copy()).permute(2, 0, 1) for s in specs])  # (B, 3, H, W) uint8
+        pixels = torch.stack([to_tensor(render_scene(s, height=self.height, width=self.width))
+                              for s in specs])  # (B, 3, H, W) uint8
         device = next(self.vq.parameters()).device
         codes = self.vq.encode(to_float(pixels).to(device)).cpu()  # (B, h, w)
         f = self.vq.downsample
