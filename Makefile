@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_INDEX) "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m tokenshuffle.kernels || echo "make setup: CPU decode kernels not built (no g++?); torch's kernels will be used"
 	touch $@
 
 lint: setup

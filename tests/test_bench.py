@@ -3,6 +3,7 @@ import torch
 from tokenshuffle.bench import GenerateBench, bench_generate
 from tokenshuffle.bench_cost import PeakMemory, kv_cache_bytes, weight_bytes_per_step
 from tokenshuffle.model import LMConfig, TokenShuffleLM
+from tokenshuffle.model.layers import kernels_ready
 
 
 def test_generate_ladder_rows_carry_cost_columns():
@@ -13,9 +14,10 @@ def test_generate_ladder_rows_carry_cost_columns():
     assert [(r["s"], r["dtype"]) for r in rows] == [(1, "fp32"), (1, "bf16"), (2, "fp32"), (2, "bf16")]
     assert result["environment"]["read_bandwidth_gb_s"] > 0
     tiny = LMConfig.preset("tiny")
+    bf16_cache = "bfloat16" if kernels_ready() else "float32"  # see TokenShuffleLM.cache_dtype
     for r in rows:
-        assert r["kv_dtype"] == "float32"  # on CPU the cache is float32 for a bf16 model too (cache_dtype)
-        nbytes = 4
+        assert r["kv_dtype"] == ("float32" if r["dtype"] == "fp32" else bf16_cache)
+        nbytes = 4 if r["kv_dtype"] == "float32" else 2
         # 2 (K, V) x layers x positions x dim x bytes x rows (CFG doubles the one image)
         formula = 2 * tiny.num_layers * r["cache_positions"] * (tiny.kv_heads * 16) * nbytes * 2 / 2**20
         assert r["kv_mb"] == r["kv_mb_formula"] == formula

@@ -3,6 +3,7 @@ import torch
 
 import tokenshuffle as ts
 from tests.model.reference_llama import reference_logits
+from tokenshuffle.model import layers
 from tokenshuffle.model.shuffle import codes_to_windows
 from tokenshuffle.sampling import cfg_combine, decode_step, prefill
 from tokenshuffle.sequence import build_prefix
@@ -75,10 +76,14 @@ def test_cached_decode_equals_full_forward(s, guidance, window_ar):
         assert torch.allclose(cfg_combine(cached, 3.0), cfg_combine(full, 3.0), atol=1e-4)
 
 
-def test_a_bf16_model_on_cpu_caches_float32_and_decodes_like_its_full_forward():
+@pytest.mark.parametrize("cpu_kernels", [False, None])  # None: tokenshuffle's kernels where they are built
+def test_a_bf16_model_on_cpu_decodes_like_its_full_forward(cpu_kernels, monkeypatch):
+    monkeypatch.setattr(layers, "_KERNELS", cpu_kernels)
     lm = tiny(2).to(torch.bfloat16)
     cfg = lm.config
-    assert lm.cache_dtype() == torch.float32
+    # A bf16 cache where the decode attention kernel reads it, float32 where torch's attention would.
+    cache_dtype = torch.bfloat16 if layers.kernels_ready() else torch.float32
+    assert lm.cache_dtype() == cache_dtype
     prefix, valid = build_prefix([[1, 2, 3]], grid=(4, 4), config=cfg, guidance=True)
     rows, P = prefix.shape
     windows = codes_to_windows(torch.randint(0, cfg.image_vocab_size, (1, 4, 4)), s=2).repeat(rows, 1, 1)
@@ -86,7 +91,7 @@ def test_a_bf16_model_on_cpu_caches_float32_and_decodes_like_its_full_forward():
     with torch.no_grad():
         full = full_image_logits(lm, prefix, valid, windows).float()  # (rows, N, s², V)
         lm.setup_cache(batch=rows, max_len=P + N)
-        assert lm.decoder.layers[0].attention.cache.k.dtype == torch.float32
+        assert lm.decoder.layers[0].attention.cache.k.dtype == cache_dtype
         steps = [prefill(lm, prefix, valid=valid)]
         for t in range(1, N):
             steps.append(decode_step(lm, windows[:, t - 1 : t], input_pos=torch.tensor([P + t - 1]),

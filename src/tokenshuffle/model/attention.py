@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from tokenshuffle.model import layers
 from tokenshuffle.model.kv_cache import KVCache
 from tokenshuffle.model.layers import RMSNorm, apply_rope, linear
 
@@ -39,6 +40,10 @@ class KeyMask:
         k = self.key_pos[None, :num_keys]  # (1, n)
         # A query always sees itself, so a padding row never has every key masked (no NaN).
         return (self.key_valid[:, None, None, :num_keys] & (k <= q)) | (k == q)  # (B, 1, l, n)
+
+
+def _cpu_kernels() -> bool:
+    return bool(layers._KERNELS) if torch.compiler.is_compiling() else layers.kernels_ready()
 
 
 class Attention(nn.Module):
@@ -73,8 +78,14 @@ class Attention(nn.Module):
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H|Hkv, L, hd)
         if self.cache is not None:
             k, v = self.cache.update(input_pos, k, v, kv_len=kv_len)  # (B, Hkv, kv_len, hd)
-        # Attention runs in the cache's dtype (float32 on CPU for a bf16 model: see
-        # TokenShuffleLM.cache_dtype), or in x's without a cache.
+        if isinstance(mask, torch.Tensor) and L == 1 and x.device.type == "cpu" and _cpu_kernels():
+            # A CPU decode step through tokenshuffle's kernel: reads only the written positions of the
+            # cache (float32, or bf16 for a bf16 model: TokenShuffleLM.cache_dtype), sums in float32.
+            y = torch.ops.tokenshuffle.decode_attention(
+                q[:, :, 0], k, v, mask[:, 0, 0].float(), input_pos, self.head_dim**-0.5)[:, :, None]  # (B, H, 1, hd)
+            return linear(y.to(x.dtype).transpose(1, 2).reshape(B, L, self.num_heads * self.head_dim),
+                          self.wo.weight)
+        # Otherwise attention runs in the cache's dtype, or in x's without a cache.
         q = q.to(k.dtype)
         if isinstance(mask, torch.Tensor):
             y = self._sdpa(q, k, v, mask.to(q.dtype))  # (B, H, L, hd)

@@ -9,7 +9,8 @@ non-padding position and -inf elsewhere, so a one-query decode step needs no mas
 look at ``input_pos`` on the host. Eager on CPU the step attends over the filled prefix only (a host
 read of ``input_pos`` is free there and halves the attention reads on average); compiled or on a
 GPU it attends over the whole static cache, the unwritten positions masked by their -inf bias, so
-every step has the same shapes (one compilation, CUDA-graph capturable).
+every step has the same shapes (one compilation, CUDA-graph capturable). On CPU with tokenshuffle's
+kernels (``layers.kernels_ready``) the attention kernel reads only the written positions either way.
 """
 
 from __future__ import annotations

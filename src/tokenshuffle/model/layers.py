@@ -10,19 +10,35 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from tokenshuffle import kernels
+
 # A decode step multiplies a handful of rows (batch x CFG) by each weight, so its time is the time to
-# read the weights. On CPU, F.linear with few rows runs as a GEMM that packs (copies) the weight first
-# and reads it at ~6 GB/s; weight @ x.T runs as a skinny GEMM straight off the weight, near the
-# memory bandwidth (docs/results.md, "Where a decode step goes"). Below SKINNY_MIN_WEIGHT elements a
-# weight stays in cache and the plain kernel is as fast, and gives the same bits as before.
+# read the weights. Up to GEMV_MAX_ROWS rows go through tokenshuffle::gemv (tokenshuffle/kernels: one
+# sequential read of the weight, float32 sums) where it is built and has its AVX-512 path: fp32 near
+# torch's best, bf16 ~1.5x faster (docs/results.md, "Where a decode step goes"). Otherwise: on CPU,
+# F.linear with few rows runs as a GEMM that packs (copies) the weight first and reads it at ~6 GB/s;
+# weight @ x.T runs as a skinny GEMM straight off the weight, near the memory bandwidth. Below
+# SKINNY_MIN_WEIGHT elements a weight stays in cache and the plain kernel is as fast.
+GEMV_MAX_ROWS = 4
 SKINNY_MAX_ROWS = 16
 SKINNY_MIN_WEIGHT = 1 << 19
+_KERNELS: bool | None = None  # tokenshuffle's CPU kernels in use; None until asked (kernels_ready)
 # In bf16 neither layout reads fast (~10-15 GB/s); oneDNN's inner product over a weight reordered once
 # to its blocked layout reads at ~19 GB/s. The reordered copy is kept beside the weight (a second copy
 # of every bf16 projection, made on first use, an attribute of the parameter) and made again if the
 # weight changes in place.
 _PACKED = "_tokenshuffle_onednn"
 _ONEDNN_BF16 = functools.cache(torch.ops.mkldnn._is_mkldnn_bf16_supported)  # asked once, not every product
+
+
+def kernels_ready() -> bool:
+    """Whether the decode step uses tokenshuffle's CPU kernels (``linear``'s few-row products, the
+    attention of one query): where they are built with their AVX-512 path. Builds and loads them on the
+    first call; ``compile_decode_step`` asks before compiling, so the compiled step uses them too."""
+    global _KERNELS
+    if _KERNELS is None:
+        _KERNELS = kernels.load() and torch.ops.tokenshuffle.gemv_path() == "avx512"
+    return _KERNELS
 
 
 def _packed_bf16(weight: torch.Tensor) -> torch.Tensor | None:
@@ -42,6 +58,12 @@ def _packed_bf16(weight: torch.Tensor) -> torch.Tensor | None:
 def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """(..., in) @ (out, in).T -> (..., out), bias-free, with the fast CPU path for few rows."""
     rows = x.numel() // x.shape[-1]
+    if (x.device.type == "cpu" and x.dtype == weight.dtype and x.dtype in (torch.float32, torch.bfloat16)
+            and rows <= GEMV_MAX_ROWS and weight.numel() >= SKINNY_MIN_WEIGHT
+            and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
+            and (_KERNELS if torch.compiler.is_compiling() else kernels_ready())):
+        flat = x.reshape(rows, x.shape[-1])  # (rows, in)
+        return torch.ops.tokenshuffle.gemv(flat, weight).reshape(*x.shape[:-1], weight.shape[0])  # (..., out)
     if (x.device.type == "cpu" and x.dtype == torch.float32 and rows <= SKINNY_MAX_ROWS
             and weight.numel() >= SKINNY_MIN_WEIGHT):
         # Rows in row-major order, so x.T is column-major: when x is itself a transposed product (SwiGLU's

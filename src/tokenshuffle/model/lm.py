@@ -17,7 +17,7 @@ from torch import nn
 from tokenshuffle.model.code_factors import CodeFactors
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.model.decoder import Decoder
-from tokenshuffle.model.layers import linear
+from tokenshuffle.model.layers import kernels_ready, linear
 from tokenshuffle.model.shuffle import TokenShuffle, TokenUnshuffle
 from tokenshuffle.model.window_ar import WindowAR
 from tokenshuffle.model.window_pos import WindowPosition
@@ -64,11 +64,14 @@ class TokenShuffleLM(nn.Module):
         return self.config.shuffle_window
 
     def cache_dtype(self) -> torch.dtype:
-        """The KV cache's dtype: the weights', but float32 on CPU for a bf16/fp16 model, where torch's
-        reduced-precision attention runs 3-5x slower than its float32 kernel (a decode step reads the cache
-        at twice the bytes and still gains)."""
+        """The KV cache's dtype: the weights', but on CPU a bf16 model keeps a bf16 cache only where
+        tokenshuffle's decode attention reads it (``kernels_ready``), and float32 otherwise (fp16 too):
+        torch's reduced-precision CPU attention runs 3-5x slower than its float32 kernel, enough that
+        reading the cache at twice the bytes still gains."""
         p = self.output.weight
-        return torch.float32 if p.device.type == "cpu" else p.dtype
+        if p.device.type != "cpu" or p.dtype == torch.float32:
+            return p.dtype
+        return torch.bfloat16 if p.dtype == torch.bfloat16 and kernels_ready() else torch.float32
 
     def setup_cache(self, *, batch: int, max_len: int, dtype: torch.dtype | None = None, device=None) -> None:
         p = self.output.weight

@@ -14,6 +14,7 @@ import warnings
 
 import torch
 
+from tokenshuffle.model.layers import kernels_ready
 from tokenshuffle.model.lm import TokenShuffleLM
 from tokenshuffle.model.shuffle import check_window, windows_to_codes
 from tokenshuffle.sampling.config import SamplingConfig
@@ -88,6 +89,7 @@ def compile_decode_step(fn=decode_step, *, mode: str | None = None):
     if key in _COMPILED:
         return _COMPILED[key]
     options = {"mode": mode} if mode is not None and COMPILE_BACKEND == "inductor" else {}
+    kernels_ready()  # asked (and the kernels built) before tracing: the compiled step reads the answer
     try:
         compiled = torch.compile(fn, dynamic=False, backend=COMPILE_BACKEND, **options)
     except Exception as exc:  # noqa: BLE001 - any backend failure means "run eagerly"

@@ -1,0 +1,178 @@
+// Few-row products for the decode step: out (M, N) = x (M, K) @ w (N, K)^T, M <= 16, float32 or bfloat16.
+//
+// A decode step multiplies 1-4 rows by each weight, so its time is the time to stream the weights from
+// memory once. Each thread takes a contiguous run of weight rows and reads them in order, one sequential
+// stream the hardware prefetcher follows (torch's CPU kernels pack the weight first or read it in
+// blocks of rows, several short streams); for each weight row every x row keeps 4 independent float32
+// sums in registers, and x (at most 16 x K) stays in cache. Compiled on the machine that runs it
+// (-march=native): an AVX-512 path (AVX512_BF16's pair dot product where the CPU has it), an AVX2 path
+// and a plain loop; every path sums in float32.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+#include <immintrin.h>
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+namespace {
+
+constexpr int64_t CHUNK = 64;     // bytes a vector step reads of one row
+constexpr int64_t MAX_ROWS = 16;  // rows of x
+
+template <typename T> constexpr int64_t lanes() { return CHUNK / sizeof(T); }
+
+inline float to_float(float v) { return v; }
+inline float to_float(at::BFloat16 v) { return static_cast<float>(v); }
+
+#if defined(__AVX512F__)
+using Vec = __m512;
+inline Vec vzero() { return _mm512_setzero_ps(); }
+inline float vsum(Vec v) { return _mm512_reduce_add_ps(v); }
+inline __m512 bf16_lo(const at::BFloat16* p) {  // 16 bf16 -> 16 float
+  __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+// One 64-byte chunk held in registers; fma(other, acc): acc += this * other, summed in float32.
+template <typename T> struct XChunk;
+template <> struct XChunk<float> {
+  __m512 v;
+  XChunk() = default;
+  explicit XChunk(const float* p) : v(_mm512_loadu_ps(p)) {}
+  Vec fma(const XChunk& o, Vec acc) const { return _mm512_fmadd_ps(v, o.v, acc); }
+};
+#if defined(__AVX512BF16__)
+template <> struct XChunk<at::BFloat16> {
+  __m512bh v;
+  XChunk() = default;
+  explicit XChunk(const at::BFloat16* p) : v((__m512bh)_mm512_loadu_si512(p)) {}
+  Vec fma(const XChunk& o, Vec acc) const { return _mm512_dpbf16_ps(acc, v, o.v); }
+};
+#else
+template <> struct XChunk<at::BFloat16> {
+  __m512 lo, hi;
+  XChunk() = default;
+  explicit XChunk(const at::BFloat16* p) : lo(bf16_lo(p)), hi(bf16_lo(p + 16)) {}
+  Vec fma(const XChunk& o, Vec acc) const { return _mm512_fmadd_ps(hi, o.hi, _mm512_fmadd_ps(lo, o.lo, acc)); }
+};
+#endif
+constexpr const char* kPath = "avx512";
+#elif defined(__AVX2__) && defined(__FMA__)
+using Vec = __m256;
+inline Vec vzero() { return _mm256_setzero_ps(); }
+inline float vsum(Vec v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+inline Vec load8(const float* p) { return _mm256_loadu_ps(p); }
+inline Vec load8(const at::BFloat16* p) {
+  __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+template <typename T> struct XChunk {
+  Vec v[lanes<T>() / 8];
+  XChunk() = default;
+  explicit XChunk(const T* p) { for (int64_t i = 0; i < lanes<T>() / 8; ++i) v[i] = load8(p + 8 * i); }
+  Vec fma(const XChunk& o, Vec acc) const {
+    for (int64_t i = 0; i < lanes<T>() / 8; ++i) acc = _mm256_fmadd_ps(v[i], o.v[i], acc);
+    return acc;
+  }
+};
+constexpr const char* kPath = "avx2";
+#else
+struct Vec { float v; };
+inline Vec vzero() { return {0.f}; }
+inline float vsum(Vec v) { return v.v; }
+template <typename T> struct XChunk {
+  const T* p;
+  XChunk() = default;
+  explicit XChunk(const T* q) : p(q) {}
+  Vec fma(const XChunk& o, Vec acc) const {
+    for (int64_t i = 0; i < lanes<T>(); ++i) acc.v += to_float(p[i]) * to_float(o.p[i]);
+    return acc;
+  }
+};
+constexpr const char* kPath = "scalar";
+#endif
+
+// Row-major weight, one row at a time (one sequential stream per thread): U independent sums per x row.
+template <int MB, typename T>
+void row_dot(const T* w, const T* x, int64_t ldx, int64_t K, float* out_m, int64_t ldo) {
+  constexpr int64_t L = lanes<T>();
+  constexpr int U = 4;
+  Vec a[U][MB];
+  for (int u = 0; u < U; ++u)
+    for (int m = 0; m < MB; ++m) a[u][m] = vzero();
+  int64_t k = 0;
+  for (; k + U * L <= K; k += U * L) {
+    for (int u = 0; u < U; ++u) {
+      XChunk<T> wv(w + k + u * L);
+      for (int m = 0; m < MB; ++m) a[u][m] = wv.fma(XChunk<T>(x + m * ldx + k + u * L), a[u][m]);
+    }
+  }
+  for (; k + L <= K; k += L) {
+    XChunk<T> wv(w + k);
+    for (int m = 0; m < MB; ++m) a[0][m] = wv.fma(XChunk<T>(x + m * ldx + k), a[0][m]);
+  }
+  for (int m = 0; m < MB; ++m) {
+    float s = 0.f;
+    for (int u = 0; u < U; ++u) s += vsum(a[u][m]);
+    for (int64_t kk = k; kk < K; ++kk) s += to_float(w[kk]) * to_float(x[m * ldx + kk]);
+    out_m[m * ldo] = s;
+  }
+}
+
+template <typename T>
+void gemv_kernel(const T* x, const T* w, T* out, int64_t M, int64_t N, int64_t K) {
+  at::parallel_for(0, N, 64, [&](int64_t n0, int64_t n1) {
+    float acc[MAX_ROWS];
+    for (int64_t n = n0; n < n1; ++n) {
+      int64_t m0 = 0;
+      for (; m0 + 4 <= M; m0 += 4) row_dot<4>(w + n * K, x + m0 * K, K, K, acc + m0, 1);
+      if (m0 + 2 <= M) row_dot<2>(w + n * K, x + m0 * K, K, K, acc + m0, 1), m0 += 2;
+      if (m0 < M) row_dot<1>(w + n * K, x + m0 * K, K, K, acc + m0, 1);
+      for (int64_t m = 0; m < M; ++m) out[m * N + n] = static_cast<T>(acc[m]);
+    }
+  });
+}
+
+// x (M, K) @ weight (N, K)^T -> (M, N) in x's dtype.
+at::Tensor gemv(const at::Tensor& x, const at::Tensor& weight) {
+  TORCH_CHECK(x.device().is_cpu() && weight.device().is_cpu(), "tokenshuffle::gemv: CPU tensors only");
+  TORCH_CHECK(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1),
+              "tokenshuffle::gemv: x (M, K) and weight (N, K)");
+  TORCH_CHECK(x.size(0) >= 1 && x.size(0) <= MAX_ROWS, "tokenshuffle::gemv: 1 to 16 rows of x, got ", x.size(0));
+  TORCH_CHECK(x.scalar_type() == weight.scalar_type(), "tokenshuffle::gemv: x and weight of one dtype");
+  auto xc = x.contiguous();
+  auto wc = weight.contiguous();
+  const int64_t M = x.size(0), N = weight.size(0), K = weight.size(1);
+  auto out = at::empty({M, N}, x.options());
+  if (x.scalar_type() == at::kFloat) {
+    gemv_kernel<float>(xc.data_ptr<float>(), wc.data_ptr<float>(), out.data_ptr<float>(), M, N, K);
+  } else {
+    TORCH_CHECK(x.scalar_type() == at::kBFloat16, "tokenshuffle::gemv: float32 or bfloat16, got ", x.scalar_type());
+    gemv_kernel<at::BFloat16>(xc.data_ptr<at::BFloat16>(), wc.data_ptr<at::BFloat16>(),
+                              out.data_ptr<at::BFloat16>(), M, N, K);
+  }
+  return out;
+}
+
+std::string gemv_path() { return kPath; }
+
+}  // namespace
+
+TORCH_LIBRARY(tokenshuffle, m) {
+  m.def("gemv(Tensor x, Tensor weight) -> Tensor");
+  m.def("gemv_path() -> str");
+}
+
+TORCH_LIBRARY_IMPL(tokenshuffle, CPU, m) {
+  m.impl("gemv", gemv);
+}
+
+TORCH_LIBRARY_IMPL(tokenshuffle, CompositeExplicitAutograd, m) {
+  m.impl("gemv_path", gemv_path);
+}
+
