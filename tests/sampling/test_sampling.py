@@ -70,6 +70,20 @@ def test_top_k_and_top_p_filters():
     assert sample_logits(logits, temperature=0).item() == 0
 
 
+@pytest.mark.parametrize("top_p", [None, 0.8])
+def test_top_k_draws_follow_the_filtered_distribution(top_p):
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 50, generator=g) * 2  # (rows, V)
+    want = filter_logits(logits / 0.7, top_k=8, top_p=top_p).softmax(-1)  # (rows, V), zero outside the set
+    n = 20000
+    draws = sample_logits(logits.repeat_interleave(n, 0).view(3, n, 50), temperature=0.7, top_k=8, top_p=top_p,
+                          generator=g)  # (rows, n)
+    assert draws.shape == (3, n)
+    freq = torch.zeros(3, 50).scatter_add_(1, draws, torch.ones(3, n)) / n
+    assert (freq[want == 0] == 0).all()  # nothing outside the top-k (and top-p) set
+    assert (freq - want).abs().max() < 0.015  # ~3 standard errors at n = 20,000
+
+
 @pytest.mark.parametrize("s", [1, 2, 4])
 def test_same_seed_same_codes(s):
     lm = tiny(s)
