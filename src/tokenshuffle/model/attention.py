@@ -19,9 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tokenshuffle.model import layers
 from tokenshuffle.model.kv_cache import KVCache
-from tokenshuffle.model.layers import RMSNorm, apply_rope, linear
+from tokenshuffle.model.layers import RMSNorm, apply_rope, kernels_on, linear
 
 QUERY_BLOCK = 1024  # queries per SDPA call in the masked path: a (B, 1, 1024, L) bool mask, not (L, L)
 
@@ -40,10 +39,6 @@ class KeyMask:
         k = self.key_pos[None, :num_keys]  # (1, n)
         # A query always sees itself, so a padding row never has every key masked (no NaN).
         return (self.key_valid[:, None, None, :num_keys] & (k <= q)) | (k == q)  # (B, 1, l, n)
-
-
-def _cpu_kernels() -> bool:
-    return bool(layers._KERNELS) if torch.compiler.is_compiling() else layers.kernels_ready()
 
 
 class Attention(nn.Module):
@@ -78,7 +73,7 @@ class Attention(nn.Module):
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H|Hkv, L, hd)
         if self.cache is not None:
             k, v = self.cache.update(input_pos, k, v, kv_len=kv_len)  # (B, Hkv, kv_len, hd)
-        if isinstance(mask, torch.Tensor) and L == 1 and x.device.type == "cpu" and _cpu_kernels():
+        if isinstance(mask, torch.Tensor) and L == 1 and x.device.type == "cpu" and kernels_on():
             # A CPU decode step through tokenshuffle's kernel: reads only the written positions of the
             # cache (float32, or bf16 for a bf16 model: TokenShuffleLM.cache_dtype), sums in float32.
             y = torch.ops.tokenshuffle.decode_attention(

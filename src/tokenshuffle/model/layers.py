@@ -41,6 +41,11 @@ def kernels_ready() -> bool:
     return _KERNELS
 
 
+def kernels_on() -> bool:
+    """``kernels_ready()``, read as it stands inside a compiled region (nothing is built while tracing)."""
+    return bool(_KERNELS) if torch.compiler.is_compiling() else kernels_ready()
+
+
 def _packed_bf16(weight: torch.Tensor) -> torch.Tensor | None:
     """oneDNN's reordered copy of a bf16 CPU parameter for inference, or None where it does not apply."""
     # An inference tensor keeps no version counter, so a change to it could not be seen: no copy.
@@ -61,7 +66,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if (x.device.type == "cpu" and x.dtype == weight.dtype and x.dtype in (torch.float32, torch.bfloat16)
             and rows <= GEMV_MAX_ROWS and weight.numel() >= SKINNY_MIN_WEIGHT
             and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
-            and (_KERNELS if torch.compiler.is_compiling() else kernels_ready())):
+            and kernels_on()):
         flat = x.reshape(rows, x.shape[-1])  # (rows, in)
         return torch.ops.tokenshuffle.gemv(flat, weight).reshape(*x.shape[:-1], weight.shape[0])  # (..., out)
     if (x.device.type == "cpu" and x.dtype == torch.float32 and rows <= SKINNY_MAX_ROWS
