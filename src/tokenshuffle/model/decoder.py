@@ -77,7 +77,9 @@ class Decoder(nn.Module):
                 batch=batch, max_len=max_len, num_kv_heads=self.cfg.num_kv_heads, head_dim=head_dim,
                 dtype=dtype, device=device,
             )
-        self.key_bias = torch.full((batch, 1, 1, max_len), float("-inf"), dtype=dtype, device=device)
+        # float32 on CPU: the decode attention kernel reads it so, once per layer and step.
+        bias_dtype = torch.float32 if torch.device(device).type == "cpu" else dtype
+        self.key_bias = torch.full((batch, 1, 1, max_len), float("-inf"), dtype=bias_dtype, device=device)
 
     def clear_cache(self) -> None:
         for layer in self.layers:

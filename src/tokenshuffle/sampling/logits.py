@@ -31,16 +31,15 @@ def sample_logits(
     """(..., V) logits -> (...) sampled ids; temperature 0 is greedy (argmax)."""
     if temperature == 0:
         return logits.argmax(dim=-1)
+    logits, index = logits.float() / temperature, None
     if top_k is not None and top_k < logits.shape[-1]:
         # Draw among the k largest only: the distribution of masking the rest to -inf (exactly k kept
         # where the k-th logit ties), with k exponentials per draw instead of V (torch's multinomial draws
         # one per category: at V = 16,384 a third of a millisecond per code on a 2-core CPU).
-        values, index = torch.topk(logits.float() / temperature, top_k, dim=-1)  # (..., k), descending
-        probs = filter_logits(values, top_k=None, top_p=top_p).softmax(dim=-1)
-        drawn = torch.multinomial(probs.reshape(-1, top_k), 1, generator=generator)  # (rows, 1) into the k
-        return index.reshape(-1, top_k).gather(1, drawn).reshape(probs.shape[:-1])
-    logits = filter_logits(logits.float() / temperature, top_k=None, top_p=top_p)
-    probs = logits.softmax(dim=-1)
-    flat = probs.reshape(-1, probs.shape[-1])  # (rows, V)
+        logits, index = torch.topk(logits, top_k, dim=-1)  # (..., k) descending, their ids
+    probs = filter_logits(logits, top_k=None, top_p=top_p).softmax(dim=-1)
+    flat = probs.reshape(-1, probs.shape[-1])  # (rows, V or k)
     ids = torch.multinomial(flat, 1, generator=generator)  # (rows, 1)
+    if index is not None:
+        ids = index.reshape(flat.shape).gather(1, ids)  # positions among the k -> ids
     return ids.reshape(probs.shape[:-1])
