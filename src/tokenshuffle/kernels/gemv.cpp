@@ -29,6 +29,7 @@ inline float to_float(at::BFloat16 v) { return static_cast<float>(v); }
 using Vec = __m512;
 inline Vec vzero() { return _mm512_setzero_ps(); }
 inline float vsum(Vec v) { return _mm512_reduce_add_ps(v); }
+inline Vec vadd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
 inline __m512 bf16_lo(const at::BFloat16* p) {  // 16 bf16 -> 16 float
   __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -66,6 +67,7 @@ inline float vsum(Vec v) {
   s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
   return _mm_cvtss_f32(s);
 }
+inline Vec vadd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
 inline Vec load8(const float* p) { return _mm256_loadu_ps(p); }
 inline Vec load8(const at::BFloat16* p) {
   __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -85,6 +87,7 @@ constexpr const char* kPath = "avx2";
 struct Vec { float v; };
 inline Vec vzero() { return {0.f}; }
 inline float vsum(Vec v) { return v.v; }
+inline Vec vadd(Vec a, Vec b) { return {a.v + b.v}; }
 template <typename T> struct XChunk {
   const T* p;
   XChunk() = default;
@@ -116,9 +119,9 @@ void row_dot(const T* w, const T* x, int64_t ldx, int64_t K, float* out_m, int64
     XChunk<T> wv(w + k);
     for (int m = 0; m < MB; ++m) a[0][m] = wv.fma(XChunk<T>(x + m * ldx + k), a[0][m]);
   }
-  for (int m = 0; m < MB; ++m) {
-    float s = 0.f;
-    for (int u = 0; u < U; ++u) s += vsum(a[u][m]);
+  for (int m = 0; m < MB; ++m) {  // one horizontal sum per x row: each costs as much as a chunk's loads
+    for (int u = 1; u < U; ++u) a[0][m] = vadd(a[0][m], a[u][m]);
+    float s = vsum(a[0][m]);
     for (int64_t kk = k; kk < K; ++kk) s += to_float(w[kk]) * to_float(x[m * ldx + kk]);
     out_m[m * ldo] = s;
   }
