@@ -72,3 +72,31 @@ def test_one_compilation_serves_prompts_of_every_length(monkeypatch):
         compiled = ts.generate(lm, [list(text)], grid=(4, 4), sampling=greedy, compile=True)
         assert torch.equal(compiled, ts.generate(lm, [list(text)], grid=(4, 4), sampling=greedy))
     assert counter.frame_count == 1
+
+
+def test_steps_after_the_first_skip_the_guards_and_new_shapes_still_compile(monkeypatch):
+    from torch._dynamo.testing import CompileCounter
+
+    generate_module = importlib.import_module("tokenshuffle.sampling.generate")
+    counter = CompileCounter()
+    monkeypatch.setattr(generate_module, "COMPILE_BACKEND", counter)
+    monkeypatch.setattr(generate_module, "_COMPILED", {})
+    torch._dynamo.reset()
+    stances = []
+    real = torch.compiler.set_stance
+
+    def recording(*args, **kwargs):
+        stances.append(kwargs.get("skip_guard_eval_unsafe", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.compiler, "set_stance", recording)
+    lm = tiny()
+    runs = [((4, 4), 2.0), ((8, 8), 2.0), ((4, 4), 2.0), ((4, 8), 1.0)]  # the third reuses the first graph
+    for grid, scale in runs:
+        greedy = ts.SamplingConfig(temperature=0, guidance_scale=scale)
+        stances.clear()
+        compiled = ts.generate(lm, [[1, 2]], grid=grid, sampling=greedy, compile=True)
+        assert torch.equal(compiled, ts.generate(lm, [[1, 2]], grid=grid, sampling=greedy))
+        steps = grid[0] * grid[1] // 4 - 1
+        assert stances == [True] * (steps - 1)  # every decode step but the first
+    assert counter.frame_count == 3  # three distinct shapes; skipped guards never reused a wrong graph
