@@ -64,8 +64,10 @@ def sample_window(
     # output layer (the costly V-way projection runs s² times per window, not s⁴).
     parts = [slice(j, j + 1) for j in range(ss)] if lm.config.window_ar else [slice(0, ss)]
     for part in parts:
-        seen = codes[:, :, : part.stop].repeat(rows // B, 1, 1)  # (rows, 1, j+1)
-        f = lm.code_features(features[:, :, : part.stop], codes=seen)[:, 0, part]  # (rows, k, D)
+        f = features[:, :, : part.stop]  # (rows, 1, j+1, D)
+        if lm.window_ar is not None:  # the window head reads the codes drawn so far
+            f = lm.code_features(f, codes=codes[:, :, : part.stop].repeat(rows // B, 1, 1))
+        f = f[:, 0, part]  # (rows, k, D)
         if sampling.use_cfg:
             # The head is affine in its input (linear, plus CodeFactors' bias), and the guidance weights
             # sum to one, so guiding its input guides its logits: half the rows through the V-way product.
