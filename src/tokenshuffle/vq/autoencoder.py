@@ -34,6 +34,19 @@ DECODE_TILE = 64
 DECODE_MARGIN = 8
 
 
+def _blend_weights(start: int, stop: int, *, lo: int | None, hi: int | None, band: int, device) -> torch.Tensor:
+    """(stop - start,) weights of a tile's decoded pixels along one axis: 1 inside, falling linearly to 0
+    across the band of ``band`` pixels either side of a block edge that has a neighbour (``lo``/``hi``;
+    None at the image border); a neighbour's weights rise across the same band, so the two sum to one."""
+    p = torch.arange(start, stop, device=device, dtype=torch.float32) + 0.5  # pixel centres
+    weight = torch.ones(stop - start, device=device)
+    if lo is not None:
+        weight = weight * ((p - (lo - band)) / (2 * band)).clamp(0, 1)
+    if hi is not None:
+        weight = weight * (((hi + band) - p) / (2 * band)).clamp(0, 1)
+    return weight
+
+
 class Encoder(nn.Module):
     def __init__(self, cfg: VQConfig):
         super().__init__()
@@ -208,23 +221,32 @@ class VQTokenizer(nn.Module):
 
     def decode_tiled(self, codes: torch.Tensor, *, tile: int, margin: int) -> torch.Tensor:
         """Decode (B, h, w) codes one ``tile`` x ``tile`` block at a time, each with ``margin`` codes of
-        context on every side that are decoded and thrown away, so memory stays that of one tile.
+        context on every side, so memory stays that of one tile.
 
         The decoder's attention and group norms see a tile, not the whole grid: at the sizes it was
-        trained on, as at 512², rather than far past them (2048² is 16,384 positions of attention).
-        Without blending; the margin hides the tile borders of a convolutional decoder."""
+        trained on, as at 512², rather than far past them (2048² is 16,384 positions of attention). Each
+        tile's group norms have their own statistics, so two tiles render the same background a level or
+        two apart: neighbouring tiles are blended across the 2 x ``margin`` codes they both decode, each
+        weighted linearly from 1 to 0 towards its side of the band (the weights sum to one everywhere),
+        so a step between tiles becomes a ramp as wide as the band instead of a seam."""
         B, h, w = codes.shape
         f = self.downsample
-        out = torch.empty(B, 3, h * f, w * f, device=codes.device)  # (B, 3, H, W)
+        out = torch.zeros(B, 3, h * f, w * f, device=codes.device)  # (B, 3, H, W)
+        total = torch.zeros(h * f, w * f, device=codes.device)  # (H, W) weight landed on each pixel
         for top in range(0, h, tile):
             for left in range(0, w, tile):
                 bottom, right = min(h, top + tile), min(w, left + tile)
                 t0, l0 = max(0, top - margin), max(0, left - margin)
                 t1, l1 = min(h, bottom + margin), min(w, right + margin)
                 part = self.decode(codes[:, t0:t1, l0:l1], tile=None)  # (B, 3, (t1-t0) f, (l1-l0) f)
-                out[:, :, top * f : bottom * f, left * f : right * f] = part[
-                    :, :, (top - t0) * f : (bottom - t0) * f, (left - l0) * f : (right - l0) * f]
-        return out
+                wy = _blend_weights(t0 * f, t1 * f, lo=top * f if top > 0 else None,
+                                    hi=bottom * f if bottom < h else None, band=margin * f, device=codes.device)
+                wx = _blend_weights(l0 * f, l1 * f, lo=left * f if left > 0 else None,
+                                    hi=right * f if right < w else None, band=margin * f, device=codes.device)
+                weight = wy[:, None] * wx[None, :]  # (rows, cols)
+                out[:, :, t0 * f : t1 * f, l0 * f : l1 * f] += part * weight
+                total[t0 * f : t1 * f, l0 * f : l1 * f] += weight
+        return out / total
 
     def save_pretrained(self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
         """Write config.json + model.safetensors into ``directory`` atomically; other files there stay.
