@@ -81,13 +81,7 @@ struct Avx512 {
     __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
-  template <typename T> struct XChunk;
-};
-template <> struct Avx512::XChunk<float> {
-  __m512 v;
-  XChunk() = default;
-  explicit XChunk(const float* p) : v(_mm512_loadu_ps(p)) {}
-  Vec fma(const XChunk& o, Vec acc) const { return _mm512_fmadd_ps(v, o.v, acc); }
+  template <typename T> struct XChunk;  // bf16 only: float32 runs on Avx2 (IsaFor)
 };
 #if defined(__AVX512BF16__)
 template <> struct Avx512::XChunk<at::BFloat16> {
