@@ -29,6 +29,19 @@ def test_bad_size_names_the_argument_and_the_multiple(tiny_pipeline, height, wid
         tiny_pipeline()("x", height=height, width=width)
 
 
+def test_a_grid_with_its_own_windows_is_served_and_named_in_the_size_error(tiny_pipeline):
+    pipe = tiny_pipeline()
+    torch.manual_seed(0)
+    cfg = ts.LMConfig.preset("tiny", shuffle_window=2, image_vocab_size=pipe.lm.config.image_vocab_size,
+                             max_text_len=120, grid_windows=((8, 16, 4),))
+    pipe.lm = ts.TokenShuffleLM(cfg).eval()
+    assert pipe.grid_for(128, 256) == (8, 16)
+    images = pipe("a star", height=128, width=256, num_images=1, generator=torch.Generator().manual_seed(0))
+    assert images[0].size == (256, 128)
+    with pytest.raises(ValueError, match=r"height=100 is not a size .* from 32 to 512, or 256x128 \(WxH\)"):
+        pipe("a star", height=100, width=256)
+
+
 def test_top_k_none_turns_off_the_models_default_top_k(tiny_pipeline):
     pipe = TextToImagePipeline(vq=tiny_pipeline().vq, lm=tiny_pipeline().lm, sampling=ts.SamplingConfig(top_k=100))
     assert pipe.resolve()[1].top_k == 100

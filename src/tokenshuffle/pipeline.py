@@ -122,13 +122,21 @@ class TextToImagePipeline:
     def grid_for(self, height: int, width: int) -> tuple[int, int]:
         """Pixels -> code grid (h, w); ValueError naming the size and the valid ones (a multiple of
         downsample*s, within the grid tokens and, after the longest prompt, within max_seq_len)."""
-        step = self.vq.downsample * self.lm.s
-        largest = self.lm.config.max_grid_size * self.vq.downsample // step * step
+        step, down = self.vq.downsample * self.lm.s, self.vq.downsample
+        largest = self.lm.config.max_grid_size * down // step * step
+        own = {(h * down, w * down) for h, w, _ in self.lm.config.grid_windows}  # (height, width) pixels
+        also = "".join(f", or {w}x{h} (WxH)" for h, w in sorted(own))
         for name, v in (("height", height), ("width", width)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < step or v % step or v > largest:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1 or v > 65536:
                 raise ValueError(f"{name}={v!r} is not a size this model serves: a multiple of downsample*s = "
-                                 f"{self.vq.downsample}*{self.lm.s} = {step} from {step} to {largest}")
-        grid = height // self.vq.downsample, width // self.vq.downsample
+                                 f"{down}*{self.lm.s} = {step} from {step} to {largest}{also}")
+        if (height, width) in own:
+            return height // down, width // down
+        for name, v in (("height", height), ("width", width)):
+            if v < step or v % step or v > largest:
+                raise ValueError(f"{name}={v!r} is not a size this model serves: a multiple of downsample*s = "
+                                 f"{down}*{self.lm.s} = {step} from {step} to {largest}{also}")
+        grid = height // down, width // down
         cfg = self.lm.config
         if (grid[0] // self.lm.s) * (grid[1] // self.lm.s) + cfg.max_prefix_len > cfg.max_seq_len:
             raise ValueError(too_long_message(self.lm, grid=grid, prefix_len=cfg.max_prefix_len))

@@ -67,11 +67,12 @@ class Batch:
     # ``len(batch) - K`` rows and take no cross-entropy. None: no negatives.
     pairs: torch.Tensor | None = None
     window_grid: tuple[int, int] | None = None  # (rows, cols) of windows; needed by LMConfig.window_pos
+    grid: tuple[int, int] | None = None  # (h, w) codes: picks the window modules (``lm.at``); None: the model's s
 
     def to(self, device) -> Batch:
         pairs = None if self.pairs is None else self.pairs.to(device)
         return Batch(self.prefix.to(device), self.valid.to(device), self.windows.to(device), pairs,
-                     self.window_grid)
+                     self.window_grid, self.grid)
 
 
 def make_batch(texts: list[list[int]], codes: torch.Tensor, *, lm: TokenShuffleLM,
@@ -90,13 +91,16 @@ def make_batch(texts: list[list[int]], codes: torch.Tensor, *, lm: TokenShuffleL
         texts = list(texts) + [negatives[i] for i in keep]
         codes = torch.cat([codes, codes[keep]])  # (B + K, h, w)
         pairs = torch.tensor([[i, B + k] for k, i in enumerate(keep)], dtype=torch.long).view(-1, 2)
-    prefix, valid = build_prefix(texts, grid=(h, w), config=lm.config)
-    return Batch(prefix, valid, codes_to_windows(codes, s=lm.s), pairs, (h // lm.s, w // lm.s))
+    lm = lm.at((h, w))
+    prefix, valid = build_prefix(texts, grid=lm.named_grid((h, w)), config=lm.config)
+    return Batch(prefix, valid, codes_to_windows(codes, s=lm.s), pairs, (h // lm.s, w // lm.s), (h, w))
 
 
 def teacher_forced(lm: TokenShuffleLM, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     """One forward pass over prefix and codes -> hidden (B, P+N, D) and fp32 image logits (B, N, s², V),
     window n's logits read at the position before it."""
+    if batch.grid is not None:
+        lm = lm.at(batch.grid)
     prefix, windows = batch.prefix, batch.windows
     B, P = prefix.shape
     N = windows.shape[1]

@@ -75,7 +75,8 @@ def run_generate(args) -> int:
     pipe.encode_prompts(args.prompt)  # a prompt longer than the model reads is refused before any work
     out = check_out_file(args.out, suffix=".png")  # a bad --out fails in seconds, not after the images
     generator = torch.Generator(device=device).manual_seed(args.seed)
-    with tqdm(total=(h // pipe.lm.s) * (w // pipe.lm.s), desc="generate", unit="pos") as bar:
+    s = pipe.lm.at((h, w)).s
+    with tqdm(total=(h // s) * (w // s), desc="generate", unit="pos") as bar:
         images = pipe(args.prompt, height=args.height, width=args.width, sampling=sampling,
                       num_images=args.num_images, generator=generator, compile=args.compile,
                       progress=lambda n: bar.update(n - bar.n))

@@ -113,7 +113,7 @@ def heldout_nll(
                                     enabled=autocast_dtype is not None):
                     if split:
                         ce = code_ce(lm, batch)  # (B, N, s²)
-                        on = codes_to_windows(source.object_mask(rows[at]), s=lm.s).to(ce.device)
+                        on = codes_to_windows(source.object_mask(rows[at]), s=lm.at(codes.shape[1:]).s).to(ce.device)
                         for part, m in (("object", on), ("background", ~on)):
                             parts[part][0] += ce[m].sum().item()
                             parts[part][1] += int(m.sum())

@@ -49,6 +49,12 @@ class LMConfig:
     # Beyond the paper: > 0 embeds and scores image codes linearly in this many fixed features of what each
     # code draws (model.code_factors.CodeFactors) instead of a free row per code; 0 is the plain model.
     code_factors: int = 0
+    # Beyond the paper: (h, w, s) entries, a code grid this model serves with its own window s (larger than
+    # shuffle_window) so the decoder sees the window grid it was trained on: TokenShuffle, TokenUnshuffle
+    # and the window head of that s are the grid's own (``lm.at(grid)``); embeddings, decoder and output are
+    # shared, and the prefix names the grid at shuffle_window (``named_grid``). E.g. (64, 64, 4) on a 512²
+    # s=2 model: 1024² in the same 16x16 decoder positions.
+    grid_windows: tuple[tuple[int, int, int], ...] = ()
 
     def __post_init__(self) -> None:
         positive = ("dim", "num_layers", "num_heads", "max_seq_len", "text_vocab_size", "image_vocab_size",
@@ -72,6 +78,21 @@ class LMConfig:
             raise ValueError(f"LMConfig.code_factors must be >= 0 (0 = off), got {self.code_factors}")
         if self.num_mlp_blocks < 0:
             raise ValueError(f"LMConfig.num_mlp_blocks must be >= 0, got {self.num_mlp_blocks}")
+        object.__setattr__(self, "grid_windows", _check_grid_windows(self))
+
+    # -- grids served with their own window -----------------------------------------------------
+    def window_for(self, grid: tuple[int, int]) -> int:
+        """The window s of a code grid (h, w): its ``grid_windows`` entry, else ``shuffle_window``."""
+        for h, w, s in self.grid_windows:
+            if (h, w) == tuple(grid):
+                return s
+        return self.shuffle_window
+
+    def named_grid(self, grid: tuple[int, int]) -> tuple[int, int]:
+        """The grid the prefix names for code grid (h, w): (h, w) itself, or for a ``grid_windows`` entry
+        the grid whose windows at ``shuffle_window`` lie as its own do (64x64 at s=4 on an s=2 model: 32x32)."""
+        s = self.window_for(grid)
+        return grid[0] // s * self.shuffle_window, grid[1] // s * self.shuffle_window
 
     # -- derived sizes -------------------------------------------------------------------------
     @property
@@ -140,6 +161,25 @@ class LMConfig:
     def from_dict(cls, d: dict) -> LMConfig:
         check_fields(cls, d, what="LMConfig")
         return cls(**d)
+
+
+def _check_grid_windows(c: LMConfig) -> tuple[tuple[int, int, int], ...]:
+    out = []
+    for entry in c.grid_windows:
+        if not isinstance(entry, (tuple, list)) or len(entry) != 3 or not all(isinstance(v, int) for v in entry):
+            raise ValueError(f"LMConfig.grid_windows entries must be (h, w, s) ints, got {entry!r}")
+        h, w, s = entry
+        if s <= c.shuffle_window or h % s or w % s or c.dim % (s * s):
+            raise ValueError(f"LMConfig.grid_windows entry {tuple(entry)}: s must exceed shuffle_window="
+                             f"{c.shuffle_window}, divide h and w, and s*s must divide dim={c.dim}")
+        if max(h, w) > 8192 or max(h, w) // s * c.shuffle_window > c.max_grid_size:
+            raise ValueError(f"LMConfig.grid_windows entry {tuple(entry)}: its named grid "
+                             f"{h // s * c.shuffle_window}x{w // s * c.shuffle_window} exceeds max_grid_size="
+                             f"{c.max_grid_size}")
+        if (h, w) in [e[:2] for e in out]:
+            raise ValueError(f"LMConfig.grid_windows names the grid {h}x{w} twice")
+        out.append((h, w, s))
+    return tuple(out)
 
 
 ROPE_SCALING_KEYS = ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")

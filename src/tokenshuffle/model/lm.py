@@ -11,6 +11,8 @@ logits are the image-code rows of its output layer.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -47,9 +49,13 @@ class TokenShuffleLM(nn.Module):
         self.window_pos = None
         if config.window_pos:
             self.window_pos = WindowPosition(config.dim, max_side=config.max_grid_size)
+        # One set of window modules per grid_windows entry, keyed "HxW"; lm.at(grid) uses them.
+        self.grid_modules = nn.ModuleDict({f"{h}x{w}": GridWindow(config, s=s) for h, w, s in config.grid_windows})
+        self._views: dict[str, TokenShuffleLM] = {}
         self.apply(self._init_weights)
-        if self.window_ar is not None:
-            self.window_ar.reset_output()
+        for m in [self.window_ar] + [g.window_ar for g in self.grid_modules.values()]:
+            if m is not None:
+                m.reset_output()
         if self.window_pos is not None:
             self.window_pos.reset()
 
@@ -62,6 +68,20 @@ class TokenShuffleLM(nn.Module):
     @property
     def s(self) -> int:
         return self.config.shuffle_window
+
+    def at(self, grid: tuple[int, int]) -> TokenShuffleLM:
+        """The model that draws code grid (h, w): this one, or for a ``grid_windows`` entry a view with that
+        entry's window modules and this model's embeddings, decoder and output (the same tensors)."""
+        key = f"{grid[0]}x{grid[1]}"
+        if key not in self.grid_modules:
+            return self
+        if key not in self._views:
+            self._views[key] = _GridView(self, grid=(int(grid[0]), int(grid[1])))
+        return self._views[key]
+
+    def named_grid(self, grid: tuple[int, int]) -> tuple[int, int]:
+        """The grid (h, w) the prefix names for code grid ``grid`` (``LMConfig.named_grid``)."""
+        return self.config.named_grid(grid)
 
     def cache_dtype(self) -> torch.dtype:
         """The KV cache's dtype: the weights', but on CPU a bf16 model keeps a bf16 cache only where
@@ -141,3 +161,37 @@ class TokenShuffleLM(nn.Module):
     def text_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, L, D) hidden -> (B, L, vocab) logits over the whole vocabulary (text loss, EOI)."""
         return self.output(hidden)
+
+
+class GridWindow(nn.Module):
+    """The window modules of one ``LMConfig.grid_windows`` entry: TokenShuffle, TokenUnshuffle, window head."""
+
+    def __init__(self, config: LMConfig, *, s: int) -> None:
+        super().__init__()
+        kw = dict(s=s, num_mlp_blocks=config.num_mlp_blocks, eps=config.norm_eps)
+        self.shuffle = TokenShuffle(config.dim, **kw)
+        self.unshuffle = TokenUnshuffle(config.dim, **kw)
+        self.window_ar = None
+        if config.window_ar:
+            self.window_ar = WindowAR(config.dim, s=s, vocab_size=config.image_vocab_size, eps=config.norm_eps)
+
+
+class _GridView(TokenShuffleLM):
+    """A TokenShuffleLM for one grid of a ``grid_windows`` model: the base's shared modules (the same
+    objects, so training either trains both) with the grid's own window modules; not registered in the
+    base, so the base's state dict and parameters hold every tensor once."""
+
+    def __init__(self, base: TokenShuffleLM, *, grid: tuple[int, int]) -> None:
+        nn.Module.__init__(self)
+        mods = base.grid_modules[f"{grid[0]}x{grid[1]}"]
+        self.config = dataclasses.replace(base.config, shuffle_window=base.config.window_for(grid), grid_windows=())
+        self.tok_embeddings, self.decoder, self.output = base.tok_embeddings, base.decoder, base.output
+        self.shuffle, self.unshuffle, self.window_ar = mods.shuffle, mods.unshuffle, mods.window_ar
+        self.code_factors, self.window_pos = base.code_factors, base.window_pos
+        self.grid_modules = nn.ModuleDict()
+        self._views = {}
+        self._named = base.named_grid(grid)
+        self.train(base.training)
+
+    def named_grid(self, grid: tuple[int, int]) -> tuple[int, int]:
+        return self._named

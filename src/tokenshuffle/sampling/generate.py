@@ -143,9 +143,10 @@ def too_long_message(lm: TokenShuffleLM, *, grid: tuple[int, int], prefix_len: i
 
 
 def check_grid(lm: TokenShuffleLM, grid: tuple[int, int]) -> tuple[int, int]:
+    """(h, w) after checking that ``lm`` (already ``at`` the grid) can name and window it."""
     h, w = check_window(grid, lm.s)
     cfg = lm.config
-    if max(h, w) > cfg.max_grid_size:
+    if max(lm.named_grid((h, w))) > cfg.max_grid_size:
         raise ValueError(f"grid h={h}, w={w} exceeds the model's max_grid_size={cfg.max_grid_size}")
     return h, w
 
@@ -174,11 +175,13 @@ def generate(
         drawn = generate(lm, texts_n, grid=grid, sampling=dataclasses.replace(sampling, candidates=1),
                          generator=generator, compile=compile, progress=progress)  # (B*n, h, w)
         return drawn[best_of(code_loglik(lm, texts_n, drawn), candidates=n)]
+    if isinstance(grid, (tuple, list)) and len(grid) == 2:
+        lm = lm.at(tuple(grid))
     h, w = check_grid(lm, grid)
     s = lm.s
     device = lm.output.weight.device
     num_positions = (h // s) * (w // s)
-    prefix, valid = build_prefix(texts, grid=(h, w), config=lm.config, guidance=sampling.use_cfg)
+    prefix, valid = build_prefix(texts, grid=lm.named_grid((h, w)), config=lm.config, guidance=sampling.use_cfg)
     prefix, valid = prefix.to(device), valid.to(device)
     rows, P = prefix.shape
     B = len(texts)

@@ -124,7 +124,7 @@ def _add_info_routes(app: FastAPI, pipe, scheduler: Scheduler, metrics: Metrics,
         step = pipe.vq.downsample * pipe.lm.s
         sampling = default_sampling(pipe)
         return {"model": model_name, "default_size": f"{w}x{h}", "size_multiple": step,
-                "sizes": [f"{v}x{v}" for v in (256, 384, 512, 768, 1024) if v % step == 0 and _fits(pipe, v)],
+                "sizes": [f"{v}x{v}" for v in (256, 384, 512, 768, 1024, 2048) if _fits(pipe, v)],
                 "schedules": list(SCHEDULES), "max_n": config.limits.max_n,
                 "max_candidates": config.limits.max_candidates,
                 "defaults": sampling.to_dict()}

@@ -40,6 +40,7 @@ class DecodeBatch:
     """Prefill on creation; ``step()`` decodes one window position for every row; ``finish()`` -> codes."""
 
     def __init__(self, lm, members: list[Member], *, grid: tuple[int, int], sampling: SamplingConfig):
+        lm = lm.at(grid)
         self.lm, self.members, self.grid, self.sampling = lm, list(members), grid, sampling
         self._reindex()
         h, w = grid
@@ -48,7 +49,7 @@ class DecodeBatch:
         self.t = 0
         device = lm.output.weight.device
         texts = [t for m in self.members for t in m.texts]
-        prefix, valid = build_prefix(texts, grid=grid, config=lm.config, guidance=sampling.use_cfg)
+        prefix, valid = build_prefix(texts, grid=lm.named_grid(grid), config=lm.config, guidance=sampling.use_cfg)
         prefix, valid = prefix.to(device), valid.to(device)
         P = prefix.shape[1]
         self.positions = torch.arange(P, P + self.num_positions, device=device)

@@ -213,7 +213,7 @@ class Scheduler:
                 self._fail(job)
 
     def _progress(self, batch: DecodeBatch) -> None:
-        s, grid = self.pipe.lm.s, batch.grid
+        s, grid = batch.lm.s, batch.grid
         per_row = grid[1] // s
         if batch.t % per_row:
             return

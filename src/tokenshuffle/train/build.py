@@ -53,6 +53,13 @@ def carry_over(lm: TokenShuffleLM, parent: Path) -> dict:
     carried = [k for k in own if k in state and state[k].shape == own[k].shape]
     for k in carried:
         own[k].copy_(state[k])
+    # A grid's window modules the parent lacks start from the parent's own where the shapes agree (the
+    # residual blocks and the window head; the per-token compress/expand layers depend on s).
+    from_base = [k for k in own if k.startswith("grid_modules.") and k not in carried
+                 and state.get(k.split(".", 2)[2], torch.empty(0)).shape == own[k].shape]
+    for k in from_base:
+        own[k].copy_(state[k.split(".", 2)[2]])
+    carried += from_base
     out = {"carried": len(carried), "new": sorted(set(own) - set(carried))}
     if lm.code_factors is not None and not config.code_factors:
         out["code_factors_fit"] = fit_code_factors(lm, config, state)
@@ -126,9 +133,27 @@ def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:
     parent = resolve_parent(cfg.init_from) if cfg.init_from else None
     if lm.code_factors is not None and (parent is None or not _parent_config(parent).get("code_factors")):
         fill_code_factors(lm, cfg)
-    if parent is not None:
-        return lm, {"init": cfg.init_from, **carry_over(lm, parent)}
-    return lm, {"init": "scratch"}
+    info = {"init": cfg.init_from, **carry_over(lm, parent)} if parent is not None else {"init": "scratch"}
+    if cfg.train_only:
+        info["trained"] = freeze_except(lm, cfg.train_only)
+    return lm, info
+
+
+def freeze_except(lm: TokenShuffleLM, prefixes: str) -> int:
+    """Freeze every weight whose name starts with none of the comma-separated ``prefixes``; -> the number of
+    weights left to train (ValueError naming the valid module names when a prefix matches none)."""
+    wanted = [p.strip() for p in prefixes.split(",") if p.strip()]
+    names = [n for n, _ in lm.named_parameters()]
+    for p in wanted:
+        if not any(n.startswith(p) for n in names):
+            tops = sorted({n.split(".")[0] + "." for n in names})
+            raise ValueError(f"train_only={prefixes!r}: {p!r} starts no weight's name; names start with "
+                             f"{', '.join(tops)}")
+    kept = 0
+    for n, param in lm.named_parameters():
+        param.requires_grad_(any(n.startswith(p) for p in wanted))
+        kept += param.requires_grad
+    return kept
 
 
 def load_tokenizer(cfg: TrainConfig, lm: TokenShuffleLM):

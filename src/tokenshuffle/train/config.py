@@ -70,6 +70,9 @@ class TrainConfig:
     contrast_weight: float = 0.0
     contrast_margin: float = 10.0  # nats per image
     max_bad_steps: int = 10  # stop after this many NaN/inf losses in a row
+    # "" trains every weight; else comma-separated name prefixes ("grid_modules.") of the only weights that
+    # train, the rest frozen (a stage that adds modules to a shipped model and must not change what it does).
+    train_only: str = ""
     # Initialisation: a parent stage's checkpoint (or run folder), or a Hugging Face Llama folder.
     init_from: str = ""
     init_hf_llama: str = ""

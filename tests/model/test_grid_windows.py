@@ -1,0 +1,121 @@
+"""LMConfig.grid_windows and TokenShuffleLM.at: a grid served with its own window modules, the rest shared."""
+
+import pytest
+import torch
+
+import tokenshuffle as ts
+from tokenshuffle.model.io import load_lm, save_lm
+from tokenshuffle.model.shuffle import codes_to_windows
+from tokenshuffle.sampling import decode_step, generate, prefill
+from tokenshuffle.sampling.config import SamplingConfig
+from tokenshuffle.sequence import build_prefix, make_batch, teacher_forced
+from tokenshuffle.train.build import carry_over, freeze_except
+
+GRID = (16, 16)  # served at s=4 by a tiny s=2 model: its decoder sees the 4x4 windows of an 8x8 grid
+
+
+def tiny(grid_windows=((16, 16, 4),), seed=0, **kw):
+    torch.manual_seed(seed)
+    cfg = ts.LMConfig.preset("tiny", shuffle_window=2, window_ar=True, grid_windows=grid_windows, **kw)
+    lm = ts.TokenShuffleLM(cfg).eval()
+    torch.manual_seed(seed + 1)
+    with torch.no_grad():
+        for p in lm.parameters():  # every head acts (the window heads start as the identity)
+            p.add_(0.1 * torch.randn_like(p))
+    return lm
+
+
+def test_the_view_shares_the_decoder_and_owns_its_window_modules():
+    lm = tiny()
+    view = lm.at(GRID)
+    assert view is lm.at(GRID) and lm.at((8, 8)) is lm
+    assert view.s == 4 and view.decoder is lm.decoder and view.output is lm.output
+    assert view.shuffle is lm.grid_modules["16x16"].shuffle and view.shuffle is not lm.shuffle
+    assert view.named_grid(GRID) == (8, 8) == lm.named_grid(GRID) and lm.named_grid((4, 6)) == (4, 6)
+    names = list(lm.state_dict())
+    assert len(names) == len(set(names)) and any(n.startswith("grid_modules.16x16.window_ar.") for n in names)
+    assert sum(p.numel() for p in lm.parameters()) == sum(t.numel() for t in lm.state_dict().values())
+
+
+def test_adding_grid_windows_leaves_the_model_at_its_own_grids_unchanged():
+    plain, wide = tiny(()), tiny()
+    missing, unexpected = wide.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("grid_modules.") for k in missing)
+    codes = torch.randint(0, 64, (2, 8, 8))
+    with torch.no_grad():
+        a = teacher_forced(plain, make_batch([[1, 2], [3]], codes, lm=plain))[1]
+        b = teacher_forced(wide, make_batch([[1, 2], [3]], codes, lm=wide))[1]
+    assert torch.equal(a, b)
+
+
+def test_the_prefix_names_the_grid_of_the_shared_windows():
+    lm = tiny()
+    batch = make_batch([[5, 6]], torch.randint(0, 64, (1, *GRID)), lm=lm)
+    named, _ = build_prefix([[5, 6]], grid=(8, 8), config=lm.config)
+    assert torch.equal(batch.prefix, named) and batch.windows.shape == (1, 16, 16) and batch.grid == GRID
+
+
+def test_cached_decode_of_the_view_equals_its_full_forward():
+    view = tiny().at(GRID)
+    texts = [[1, 2, 3, 4, 5], [9]]
+    codes = torch.randint(0, 64, (2, *GRID))
+    prefix, valid = build_prefix(texts, grid=view.named_grid(GRID), config=view.config, guidance=True)
+    rows, P = prefix.shape
+    windows = codes_to_windows(codes, s=4).repeat(2, 1, 1)  # (rows, 16, 16)
+    N = windows.shape[1]
+    with torch.no_grad():
+        full = view.image_logits(view(prefix, windows, input_pos=torch.arange(P + N),
+                                      valid=torch.cat([valid, valid.new_ones(rows, N)], 1))[:, P - 1 : -1],
+                                 codes=windows)
+        view.setup_cache(batch=rows, max_len=P + N)
+        steps = [prefill(view, prefix, valid=valid)]
+        for t in range(1, N):
+            steps.append(decode_step(view, windows[:, t - 1 : t], input_pos=torch.tensor([P + t - 1]),
+                                     valid=torch.ones(rows, 1, dtype=torch.bool)))
+        view.clear_cache()
+        cached = view.image_logits(torch.cat(steps, 1), codes=windows)
+    assert full.shape == (rows, N, 16, 64)
+    assert torch.allclose(cached, full, atol=1e-5), (cached - full).abs().max()
+
+
+def test_generate_draws_the_grid_with_its_own_windows():
+    lm = tiny()
+    sampling = SamplingConfig(guidance_scale=2.0, top_k=5)
+    a = generate(lm, [[1, 2]], grid=GRID, sampling=sampling, generator=torch.Generator().manual_seed(3))
+    b = generate(lm.at(GRID), [[1, 2]], grid=GRID, sampling=sampling, generator=torch.Generator().manual_seed(3))
+    assert a.shape == (1, *GRID) and torch.equal(a, b)
+
+
+def test_save_and_load_keep_the_grid_windows(tmp_path):
+    lm = tiny()
+    save_lm(lm, tmp_path / "lm")
+    back = load_lm(tmp_path / "lm").eval()
+    assert back.config.grid_windows == ((16, 16, 4),)
+    codes = torch.randint(0, 64, (1, *GRID))
+    with torch.no_grad():
+        a = teacher_forced(lm, make_batch([[1]], codes, lm=lm))[1]
+        b = teacher_forced(back, make_batch([[1]], codes, lm=back))[1]
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("entry,words", [((16, 16, 2), "must exceed"), ((16, 12, 8), "divide"),
+                                         ((128, 128, 4), "max_grid_size"), ((16, 16), "(h, w, s)")])
+def test_bad_grid_windows_name_the_entry(entry, words):
+    with pytest.raises(ValueError, match="grid_windows") as err:
+        ts.LMConfig.preset("tiny", shuffle_window=2, grid_windows=(entry,))
+    assert words in str(err.value)
+
+
+def test_a_stage_adding_grid_windows_starts_them_from_the_parents_window_modules(tmp_path):
+    parent = tiny(())
+    save_lm(parent, tmp_path / "parent")
+    child = tiny(seed=5)
+    info = carry_over(child, tmp_path / "parent")
+    head, own = parent.window_ar.state_dict(), child.grid_modules["16x16"].window_ar.state_dict()
+    assert all(torch.equal(own[k], head[k]) for k in head)
+    assert "grid_modules.16x16.shuffle.compress.fc1.weight" in info["new"]  # D -> D/16: no parent of that shape
+    assert freeze_except(child, "grid_modules.") == sum(1 for n, _ in child.named_parameters()
+                                                         if n.startswith("grid_modules."))
+    assert not any(p.requires_grad for p in child.decoder.parameters())
+    with pytest.raises(ValueError, match="train_only"):
+        freeze_except(child, "nothing.")
