@@ -32,6 +32,9 @@ def test_the_view_shares_the_decoder_and_owns_its_window_modules():
     assert view.s == 4 and view.decoder is lm.decoder and view.output is lm.output
     assert view.shuffle is lm.grid_modules["16x16"].shuffle and view.shuffle is not lm.shuffle
     assert view.named_grid(GRID) == (8, 8) == lm.named_grid(GRID) and lm.named_grid((4, 6)) == (4, 6)
+    assert view.at((8, 8)) is lm and view.at(GRID) is view and view not in list(lm.modules())
+    with pytest.raises(ValueError, match="draws the grid 16x16"):
+        view.named_grid((8, 8))
     names = list(lm.state_dict())
     assert len(names) == len(set(names)) and any(n.startswith("grid_modules.16x16.window_ar.") for n in names)
     assert sum(p.numel() for p in lm.parameters()) == sum(t.numel() for t in lm.state_dict().values())

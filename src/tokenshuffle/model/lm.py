@@ -190,8 +190,14 @@ class _GridView(TokenShuffleLM):
         self.code_factors, self.window_pos = base.code_factors, base.window_pos
         self.grid_modules = nn.ModuleDict()
         self._views = {}
-        self._named = base.named_grid(grid)
+        object.__setattr__(self, "_base", base)  # a plain reference: not a submodule of its own view
+        self._grid, self._named = tuple(grid), base.named_grid(grid)
         self.train(base.training)
 
+    def at(self, grid: tuple[int, int]) -> TokenShuffleLM:
+        return self._base.at(grid)
+
     def named_grid(self, grid: tuple[int, int]) -> tuple[int, int]:
+        if tuple(grid) != self._grid:
+            raise ValueError(f"this view draws the grid {self._grid[0]}x{self._grid[1]}, not {grid[0]}x{grid[1]}")
         return self._named
