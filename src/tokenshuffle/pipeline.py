@@ -126,17 +126,16 @@ class TextToImagePipeline:
         largest = self.lm.config.max_grid_size * down // step * step
         own = {(h * down, w * down) for h, w, _ in self.lm.config.grid_windows}  # (height, width) pixels
         also = "".join(f", or {w}x{h} (WxH)" for h, w in sorted(own))
-        for name, v in (("height", height), ("width", width)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1 or v > 65536:
-                raise ValueError(f"{name}={v!r} is not a size this model serves: a multiple of downsample*s = "
-                                 f"{down}*{self.lm.s} = {step} from {step} to {largest}{also}")
-        if (height, width) in own:
-            return height // down, width // down
-        for name, v in (("height", height), ("width", width)):
-            if v < step or v % step or v > largest:
+        sides = (("height", height), ("width", width))
+        is_int = [isinstance(v, int) and not isinstance(v, bool) for _, v in sides]
+        listed = all(is_int) and (height, width) in own
+        for (name, v), ok in zip(sides, is_int, strict=True):
+            if not ok or not listed and (v < step or v % step or v > largest):
                 raise ValueError(f"{name}={v!r} is not a size this model serves: a multiple of downsample*s = "
                                  f"{down}*{self.lm.s} = {step} from {step} to {largest}{also}")
         grid = height // down, width // down
+        if listed:
+            return grid
         cfg = self.lm.config
         if (grid[0] // self.lm.s) * (grid[1] // self.lm.s) + cfg.max_prefix_len > cfg.max_seq_len:
             raise ValueError(too_long_message(self.lm, grid=grid, prefix_len=cfg.max_prefix_len))

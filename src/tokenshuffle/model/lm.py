@@ -34,15 +34,7 @@ class TokenShuffleLM(nn.Module):
         self.decoder = Decoder(config.decoder_config())
         # One output layer over the whole vocabulary; image logits use its image-code rows.
         self.output = nn.Linear(config.dim, config.vocab_size, bias=False)
-        if s > 1:
-            self.shuffle = TokenShuffle(config.dim, s=s, num_mlp_blocks=config.num_mlp_blocks, eps=config.norm_eps)
-            self.unshuffle = TokenUnshuffle(config.dim, s=s, num_mlp_blocks=config.num_mlp_blocks,
-                                            eps=config.norm_eps)
-        else:
-            self.shuffle = self.unshuffle = None
-        self.window_ar = None
-        if config.window_ar:
-            self.window_ar = WindowAR(config.dim, s=s, vocab_size=config.image_vocab_size, eps=config.norm_eps)
+        self.shuffle, self.unshuffle, self.window_ar = window_modules(config, s=s)
         self.code_factors = None
         if config.code_factors:
             self.code_factors = CodeFactors(config.image_vocab_size, config.code_factors, config.dim)
@@ -163,17 +155,24 @@ class TokenShuffleLM(nn.Module):
         return self.output(hidden)
 
 
+def window_modules(config: LMConfig, *, s: int) -> tuple[TokenShuffle | None, TokenUnshuffle | None, WindowAR | None]:
+    """The modules around the decoder for window s: TokenShuffle, TokenUnshuffle and (``window_ar``) the
+    window head; none of them at s=1."""
+    if s == 1:
+        return None, None, None
+    kw = dict(s=s, num_mlp_blocks=config.num_mlp_blocks, eps=config.norm_eps)
+    head = None
+    if config.window_ar:
+        head = WindowAR(config.dim, s=s, vocab_size=config.image_vocab_size, eps=config.norm_eps)
+    return TokenShuffle(config.dim, **kw), TokenUnshuffle(config.dim, **kw), head
+
+
 class GridWindow(nn.Module):
     """The window modules of one ``LMConfig.grid_windows`` entry: TokenShuffle, TokenUnshuffle, window head."""
 
     def __init__(self, config: LMConfig, *, s: int) -> None:
         super().__init__()
-        kw = dict(s=s, num_mlp_blocks=config.num_mlp_blocks, eps=config.norm_eps)
-        self.shuffle = TokenShuffle(config.dim, **kw)
-        self.unshuffle = TokenUnshuffle(config.dim, **kw)
-        self.window_ar = None
-        if config.window_ar:
-            self.window_ar = WindowAR(config.dim, s=s, vocab_size=config.image_vocab_size, eps=config.norm_eps)
+        self.shuffle, self.unshuffle, self.window_ar = window_modules(config, s=s)
 
 
 class _GridView(TokenShuffleLM):
