@@ -137,8 +137,12 @@ def test_bad_config_names_the_field():
         ts.LMConfig.preset("gpt-zz")
 
 
-def test_window_ar_code_j_reads_only_the_earlier_codes_of_its_window():
-    lm = tiny(2, window_ar=True)
+DEEP_HEAD = {"window_ar_layers": 3, "window_ar_mix": True}
+
+
+@pytest.mark.parametrize("head", [{}, DEEP_HEAD])
+def test_window_ar_code_j_reads_only_the_earlier_codes_of_its_window(head):
+    lm = tiny(2, window_ar=True, **head)
     _randomise_window_head(lm)
     cfg = lm.config
     prefix, valid = build_prefix([[4, 5]], grid=(4, 4), config=cfg)
@@ -168,3 +172,28 @@ def test_window_ar_starts_as_the_plain_model():
                               full_image_logits(plain, prefix, valid, windows), atol=1e-6)
     with pytest.raises(ValueError, match="window_ar needs shuffle_window >= 2"):
         ts.LMConfig.preset("tiny", window_ar=True)
+
+
+def test_a_deeper_mixed_window_head_starts_as_the_head_it_grows_from():
+    """Blocks added to a trained window head (``window_ar_layers``, ``window_ar_mix``) start as the
+    identity: the grown model draws what its parent drew until they train."""
+    parent, child = tiny(2, window_ar=True), tiny(2, window_ar=True, **DEEP_HEAD)
+    _randomise_window_head(parent)
+    missing = child.load_state_dict(parent.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith(("window_ar.layers.", "window_ar.mix.")) for k in missing)
+    cfg = parent.config
+    prefix, valid = build_prefix([[4, 5]], grid=(4, 4), config=cfg)
+    windows = codes_to_windows(torch.randint(0, cfg.image_vocab_size, (1, 4, 4)), s=2)
+    with torch.no_grad():
+        before = full_image_logits(parent, prefix, valid, windows)
+        assert torch.allclose(full_image_logits(child, prefix, valid, windows), before, atol=1e-6)
+        _randomise_window_head(child)  # trained, the new blocks act
+        assert not torch.allclose(full_image_logits(child, prefix, valid, windows), before, atol=1e-3)
+
+
+@pytest.mark.parametrize("kw,match", [({"window_ar_layers": 0}, "window_ar_layers must be >= 1"),
+                                      ({"window_ar_mix": True}, "need window_ar=True"),
+                                      ({"window_ar_layers": 2}, "need window_ar=True")])
+def test_bad_window_head_shapes_name_the_field(kw, match):
+    with pytest.raises(ValueError, match=match):
+        ts.LMConfig.preset("tiny", shuffle_window=2, **kw)

@@ -95,11 +95,13 @@ def test_same_seed_same_codes(s):
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-@pytest.mark.parametrize("window_ar", [False, True])
-def test_greedy_generate_matches_argmax_of_full_forward(window_ar):
+@pytest.mark.parametrize("window_ar,head", [(False, {}), (True, {}),
+                                             (True, {"window_ar_layers": 2, "window_ar_mix": True})])
+def test_greedy_generate_matches_argmax_of_full_forward(window_ar, head):
     """Greedy codes from the cached sampler are the argmax of a full forward pass over those codes
-    (with the window head: drawn one after another, each code the argmax given the ones before it)."""
-    lm = tiny(2, window_ar=window_ar)
+    (with the window head: drawn one after another, each code the argmax given the ones before it; a
+    mixed head reads all of a window's features while its codes are drawn one by one)."""
+    lm = tiny(2, window_ar=window_ar, **head)
     if window_ar:
         torch.manual_seed(1)
         for p in lm.window_ar.parameters():

@@ -43,6 +43,10 @@ class LMConfig:
     # Beyond the paper: code j of a window also conditions on codes 0..j-1 of it (modules.WindowAR);
     # False is the paper's parallel draw of all s² codes from their own marginals.
     window_ar: bool = False
+    # The window head's causal blocks (1: the first head), and ``window_ar_mix``: a block of attention over
+    # the window's s² features before its codes enter, so each code reads the whole position (WindowAR).
+    window_ar_layers: int = 1
+    window_ar_mix: bool = False
     # Beyond the paper: each position's input also carries the row, column and image fraction of the
     # window it predicts (modules.WindowPosition; zero at the start, so a parent without it loads unchanged).
     window_pos: bool = False
@@ -72,6 +76,11 @@ class LMConfig:
         if self.window_ar and s < 2:
             raise ValueError(f"LMConfig.window_ar needs shuffle_window >= 2 (a window of one code has nothing "
                              f"to condition on), got shuffle_window={s}")
+        if self.window_ar_layers < 1:
+            raise ValueError(f"LMConfig.window_ar_layers must be >= 1, got {self.window_ar_layers}")
+        if not self.window_ar and (self.window_ar_layers != 1 or self.window_ar_mix):
+            raise ValueError("LMConfig.window_ar_layers and window_ar_mix shape the window head: they need "
+                             "window_ar=True")
         if self.rope_scaling is not None:
             object.__setattr__(self, "rope_scaling", _check_rope_scaling(self.rope_scaling))
         if self.code_factors < 0:

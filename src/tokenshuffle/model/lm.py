@@ -126,7 +126,10 @@ class TokenShuffleLM(nn.Module):
 
     def window_features(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, n, D) hidden -> (B, n, s², D): one feature per code of each position's next window."""
-        return hidden[:, :, None] if self.unshuffle is None else self.unshuffle(hidden)
+        if self.unshuffle is None:
+            return hidden[:, :, None]
+        u = self.unshuffle(hidden)  # (B, n, s², D)
+        return u if self.window_ar is None else self.window_ar.mix_features(u)
 
     def code_features(self, features: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:
         """(B, n, k, D) features of the first k codes of windows whose first k codes are ``codes``
@@ -163,7 +166,8 @@ def window_modules(config: LMConfig, *, s: int) -> tuple[TokenShuffle | None, To
     kw = dict(s=s, num_mlp_blocks=config.num_mlp_blocks, eps=config.norm_eps)
     head = None
     if config.window_ar:
-        head = WindowAR(config.dim, s=s, vocab_size=config.image_vocab_size, eps=config.norm_eps)
+        head = WindowAR(config.dim, s=s, vocab_size=config.image_vocab_size, eps=config.norm_eps,
+                        layers=config.window_ar_layers, mix=config.window_ar_mix)
     return TokenShuffle(config.dim, **kw), TokenUnshuffle(config.dim, **kw), head
 
 

@@ -10,6 +10,37 @@ from tokenshuffle.model.layers import RMSNorm
 from tokenshuffle.model.shuffle import ResidualMLP, check_modules
 
 
+def window_attention(h: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, *, heads: int, causal: bool) -> torch.Tensor:
+    """(B, n, s², D) normed features -> (B, n, s², D): self-attention over the s² places of each window."""
+    B, n, ss, D = h.shape
+    q, k, v = qkv(h).view(B * n, ss, 3, heads, D // heads).permute(2, 0, 3, 1, 4)  # 3 x (B n, H, s², D/H)
+    a = F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # (B n, H, s², D/H)
+    return proj(a.transpose(1, 2).reshape(B, n, ss, D))  # (B, n, s², D)
+
+
+class WindowBlock(nn.Module):
+    """x + attention(norm(x)) over a window's s² places (causal or not), then a residual MLP; its output
+    layers start at zero (``reset_output``), so a new block starts as the identity."""
+
+    def __init__(self, dim: int, *, heads: int, causal: bool, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.heads, self.causal = heads, causal
+        self.norm = RMSNorm(dim, eps=eps)
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.proj = nn.Linear(dim, dim, bias=False)
+        self.block = ResidualMLP(dim, eps=eps)
+
+    @torch.no_grad()
+    def reset_output(self) -> None:
+        self.proj.weight.zero_()
+        self.block.mlp.fc2.weight.zero_()
+        self.block.mlp.fc2.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + window_attention(self.norm(x), self.qkv, self.proj, heads=self.heads, causal=self.causal)
+        return self.block(x)  # (B, n, s², D)
+
+
 class WindowAR(nn.Module):
     """(B, n, s², D) unshuffled features and the (B, n, s²) codes of those windows -> (B, n, s², D) where
     feature j has also seen codes 0..j-1 of its own window (raster order inside it), never code j or later.
@@ -19,14 +50,25 @@ class WindowAR(nn.Module):
     two named objects does) independent draws mix modes: half a window of one object beside background
     or another object, a window the training data never holds. This head, after TokenUnshuffle, adds
     the embedding of each window's previous code (a start symbol for code 0), one causal self-attention
-    over the s² positions and a residual MLP. The decoder still runs once per window; in decoding only
-    this small head runs s² times, one code after another. Its output layers start at zero, so it starts
-    as the identity and a model trained without it loads unchanged (``reset_output``).
+    over the s² positions and a residual MLP; ``layers - 1`` further causal blocks follow. The decoder
+    still runs once per window; in decoding only this small head runs s² times, one code after another.
+
+    ``mix`` adds a block of attention over the s² features *before* the codes enter (``mix_features``,
+    called by ``TokenShuffleLM.window_features``): TokenUnshuffle gives each code only its D/s² slice of
+    the position's output (16 of 256 features at s=4 on a dim-256 decoder), and code 0, which sees no
+    earlier code, reads nothing else; mixed, every code's feature reads the whole position. The features
+    carry no code of the window, so this attention need not be causal.
+
+    Every output layer starts at zero, so the head starts as the identity and a model trained without
+    it, or with fewer blocks, loads unchanged (``reset_output``).
     """
 
-    def __init__(self, dim: int, *, s: int, vocab_size: int, eps: float = 1e-5) -> None:
+    def __init__(self, dim: int, *, s: int, vocab_size: int, eps: float = 1e-5, layers: int = 1,
+                 mix: bool = False) -> None:
         super().__init__()
         check_modules(dim, s, 0)
+        if layers < 1:
+            raise ValueError(f"WindowAR layers must be >= 1, got {layers}")
         self.num_heads = max(1, dim // 64)
         self.start = vocab_size  # embedding row of the start symbol
         self.embed = nn.Embedding(vocab_size + 1, dim)
@@ -34,6 +76,9 @@ class WindowAR(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.proj = nn.Linear(dim, dim, bias=False)
         self.block = ResidualMLP(dim, eps=eps)
+        self.layers = nn.ModuleList(WindowBlock(dim, heads=self.num_heads, causal=True, eps=eps)
+                                    for _ in range(layers - 1))
+        self.mix = WindowBlock(dim, heads=self.num_heads, causal=False, eps=eps) if mix else None
         self.reset_output()
 
     @torch.no_grad()
@@ -42,13 +87,18 @@ class WindowAR(nn.Module):
         self.proj.weight.zero_()
         self.block.mlp.fc2.weight.zero_()
         self.block.mlp.fc2.bias.zero_()
+        for b in [*self.layers, self.mix]:
+            if b is not None:
+                b.reset_output()
+
+    def mix_features(self, u: torch.Tensor) -> torch.Tensor:
+        """(B, n, s², D) features of whole windows -> the same, each having read all s² (``mix``; else u)."""
+        return u if self.mix is None else self.mix(u)
 
     def forward(self, u: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        B, n, ss, D = u.shape
-        H = self.num_heads
-        prev = torch.cat([codes.new_full((B, n, 1), self.start), codes[..., :-1]], dim=-1)  # (B, n, s²)
+        prev = torch.cat([codes.new_full(codes.shape[:-1] + (1,), self.start), codes[..., :-1]], dim=-1)  # (B, n, s²)
         h = self.norm(u + self.embed(prev))  # (B, n, s², D): position j carries code j-1
-        q, k, v = self.qkv(h).view(B * n, ss, 3, H, D // H).permute(2, 0, 3, 1, 4)  # 3 x (B n, H, s², D/H)
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B n, H, s², D/H)
-        a = a.transpose(1, 2).reshape(B, n, ss, D)  # (B, n, s², D)
-        return self.block(u + self.proj(a))
+        x = self.block(u + window_attention(h, self.qkv, self.proj, heads=self.num_heads, causal=True))
+        for b in self.layers:
+            x = b(x)
+        return x  # (B, n, s², D)
