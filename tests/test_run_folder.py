@@ -11,6 +11,14 @@ def test_changed_settings_are_listed_by_dotted_key():
     assert describe_changes({"lr": (0.1, 0.01)}) == "lr 0.1 -> 0.01"
 
 
+def test_nested_tuples_equal_their_json_round_trip():
+    # lm.grid_windows is a tuple of tuples in the config and a list of lists in the saved JSON
+    saved = {"lm": {"grid_windows": [[64, 64, 4]]}}
+    assert changed_settings(saved, {"lm": {"grid_windows": ((64, 64, 4),)}}) == {}
+    assert changed_settings(saved, {"lm": {"grid_windows": ((64, 64, 2),)}}) == {
+        "lm.grid_windows": ([[64, 64, 4]], [[64, 64, 2]])}
+
+
 def test_fixed_settings_are_refused_in_one_line_naming_every_key(tmp_path):
     changes = {"lm.dim": (64, 96), "init_from": ("", "x"), "lr": (0.1, 0.01)}
     with pytest.raises(ValueError, match=r"^--resume: lm.dim \(64 -> 96\), init_from \('' -> 'x'\) cannot change"):

@@ -17,14 +17,19 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def as_lists(v):
+    """Tuples as lists at every depth, as a JSON round trip gives them: ((64, 64, 4),) -> [[64, 64, 4]]."""
+    return [as_lists(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+
 def flatten(d: dict, prefix: str = "") -> dict:
-    """{"lm": {"dim": 64}} -> {"lm.dim": 64}; lists and tuples compare as lists."""
+    """{"lm": {"dim": 64}} -> {"lm.dim": 64}; lists and tuples compare as lists, nested ones too."""
     out = {}
     for k, v in d.items():
         if isinstance(v, dict):
             out.update(flatten(v, f"{prefix}{k}."))
         else:
-            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+            out[f"{prefix}{k}"] = as_lists(v)
     return out
 
 
