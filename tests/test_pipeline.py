@@ -48,6 +48,24 @@ def test_top_k_none_turns_off_the_models_default_top_k(tiny_pipeline):
     assert pipe.resolve(top_k=None)[1].top_k is None and pipe.resolve(top_k=7)[1].top_k == 7
 
 
+def test_sampling_named_for_a_size_is_used_there_and_kept_on_save(tiny_pipeline, tmp_path):
+    pipe = tiny_pipeline(sampling=ts.SamplingConfig(temperature=0.7, top_k=50),
+                         size_sampling={"128x64": {"temperature": 0.0, "top_k": None}})
+    assert pipe.resolve()[1] == ts.SamplingConfig(temperature=0.7, top_k=50)  # the default size: its own
+    assert pipe.resolve(height=64, width=128)[1] == ts.SamplingConfig(temperature=0.0, top_k=None)
+    assert pipe.resolve(height=128, width=64)[1].temperature == 0.7  # 64x128 is another size
+    assert pipe.resolve(height=64, width=128, temperature=1.0)[1].temperature == 1.0  # the caller's wins
+    given = ts.SamplingConfig(temperature=0.5)
+    assert pipe.resolve(height=64, width=128, sampling=given)[1] == given  # a whole config is taken as given
+    pipe.save_pretrained(tmp_path / "p")
+    loaded = TextToImagePipeline.from_pretrained(tmp_path / "p")
+    assert loaded.size_sampling == {"128x64": {"temperature": 0.0, "top_k": None}}
+    a = loaded("a star", height=64, width=128, generator=torch.Generator().manual_seed(0))
+    b = loaded("a star", height=64, width=128, sampling=ts.SamplingConfig(temperature=0.0),
+               generator=torch.Generator().manual_seed(1))  # greedy: the seed does not matter
+    assert a[0].tobytes() == b[0].tobytes()
+
+
 @pytest.mark.parametrize("prompt", [[], [None], b"a red circle", None, 3, ["ok", 5]])
 def test_bad_prompts_name_the_argument(tiny_pipeline, prompt):
     with pytest.raises(ValueError, match="prompt must be a str or a non-empty list of str"):
@@ -73,6 +91,12 @@ def test_bad_call_arguments_name_the_argument(tiny_pipeline, kwargs, needle):
     ('{"hieght": 64}', "unknown keys \\['hieght'\\]"),
     ('{"height": 64,', "not valid JSON"),
     ('{"height": 48}', "height=48 is not a size this model serves"),
+    ('{"sizes": [1]}', "sizes must be a JSON object"),
+    ('{"sizes": {"64": {}}}', 'sizes: a size must look like "1024x512"'),
+    ('{"sizes": {"64x48": {}}}', "sizes: 64x48: height=48 is not a size this model serves"),
+    ('{"sizes": {"64x64": {"temp": 1}}}', "sizes: 64x64: unknown sampling fields"),
+    ('{"sizes": {"64x64": {"top_k": 0.5}}}', "sizes: 64x64: sampling field 'top_k' must be an integer"),
+    ('{"sizes": {"64x64": 3}}', "sizes: 64x64: must be a JSON object"),
 ])
 def test_a_malformed_pipeline_json_is_refused_at_load_naming_the_file(tiny_pipeline, tmp_path, text, needle):
     tiny_pipeline().save_pretrained(tmp_path / "p")

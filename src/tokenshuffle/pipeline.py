@@ -1,8 +1,10 @@
 """TextToImagePipeline: prompt -> text ids -> Token-Shuffle LM codes -> VQ decode -> PIL images.
 
 A pipeline folder holds ``vq/`` and ``lm/`` (each config.json + model.safetensors),
-``text_tokenizer.json`` and ``pipeline.json``: the model's default image size and its own
-``SamplingConfig`` (``{"height": 512, "width": 512, "sampling": {...}}``).
+``text_tokenizer.json`` and ``pipeline.json``: the model's default image size, its own
+``SamplingConfig`` and, optionally, settings that differ at other sizes
+(``{"height": 512, "width": 512, "sampling": {...}, "sizes": {"1024x1024": {"temperature": 1.0}}}``:
+a size, WxH in pixels, -> the SamplingConfig fields it changes).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tokenshuffle.vq.data import to_uint8
 
 DEFAULT_SIZE = 512  # pixels, each side, for a pipeline whose pipeline.json names none
 FOLDER_ENTRIES = ("vq", "lm", "text_tokenizer.json", "pipeline.json")  # what save_pretrained writes
-SETTINGS_KEYS = ("height", "width", "sampling")
+SETTINGS_KEYS = ("height", "width", "sampling", "sizes")
 
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
@@ -53,7 +55,20 @@ def read_settings(path: Path) -> dict:
         if key in data:
             _check_pixels(f"{path}: {key}", data[key])
     sampling = SamplingConfig.from_dict(data.get("sampling", {}), what=f"{path}: sampling")
-    return {"height": data.get("height"), "width": data.get("width"), "sampling": sampling}
+    sizes = data.get("sizes", {})
+    if not isinstance(sizes, dict):
+        raise ValueError(f"{path}: sizes must be a JSON object of \"WxH\": {{sampling fields}}, "
+                         f"got a {type(sizes).__name__}")
+    return {"height": data.get("height"), "width": data.get("width"), "sampling": sampling,
+            "size_sampling": sizes, "what": f"{path}: sizes"}
+
+
+def parse_size(text: str, *, what: str = "size") -> tuple[int, int]:
+    """"WxH" (pixels) -> (height, width); ValueError naming ``what`` otherwise."""
+    w, x, h = text.partition("x") if isinstance(text, str) else ("", "", "")
+    if not (x and w.isdigit() and h.isdigit()):
+        raise ValueError(f'{what} must look like "1024x512" (width x height in pixels), got {text!r:.40}')
+    return int(h), int(w)
 
 
 def _check_pixels(name: str, value) -> None:
@@ -71,7 +86,10 @@ def check_prompts(prompt) -> list[str]:
 
 class TextToImagePipeline:
     def __init__(self, *, vq: VQTokenizer, lm: TokenShuffleLM, text_tokenizer=None,
-                 sampling: SamplingConfig | None = None, height: int | None = None, width: int | None = None):
+                 sampling: SamplingConfig | None = None, height: int | None = None, width: int | None = None,
+                 size_sampling: dict[str, dict] | None = None, what: str = "size_sampling"):
+        """``size_sampling``: {"WxH": {SamplingConfig field: value}}, the settings that differ at that size
+        from ``sampling`` (the model's own, used at every other size); ``what`` names it in errors."""
         self.vq, self.lm = vq.eval(), lm.eval()
         self.text_tokenizer = text_tokenizer or ByteTokenizer()
         self.sampling = sampling or SamplingConfig()
@@ -82,6 +100,17 @@ class TextToImagePipeline:
             raise ValueError(f"text tokenizer vocab {self.text_tokenizer.vocab_size} exceeds LM text_vocab_size="
                              f"{lm.config.text_vocab_size}")
         self.grid_for(self.height, self.width)  # the default size must be one this model serves
+        self.size_sampling = {}
+        for key, changes in (size_sampling or {}).items():
+            h, w = parse_size(key, what=f"{what}: a size")
+            try:
+                self.grid_for(h, w)  # a size the model does not serve is refused by name
+                if not isinstance(changes, dict):
+                    raise ValueError(f"must be a JSON object of sampling settings, got {changes!r:.40}")
+                self.sampling.replace(**changes)  # checked now, applied in sampling_for
+            except ValueError as exc:
+                raise ValueError(f"{what}: {key}: {exc}") from None
+            self.size_sampling[f"{w}x{h}"] = dict(changes)
 
     @property
     def device(self) -> torch.device:
@@ -116,6 +145,8 @@ class TextToImagePipeline:
         save_lm(self.lm, directory / "lm", dtype=dtype)
         save_text_tokenizer(self.text_tokenizer, directory / "text_tokenizer.json")
         settings = {"height": self.height, "width": self.width, "sampling": self.sampling.to_dict()}
+        if self.size_sampling:
+            settings["sizes"] = self.size_sampling
         atomic_write(directory / "pipeline.json", lambda p: Path(p).write_text(json.dumps(settings, indent=2) + "\n"))
         return directory
 
@@ -141,14 +172,22 @@ class TextToImagePipeline:
             raise ValueError(too_long_message(self.lm, grid=grid, prefix_len=cfg.max_prefix_len))
         return grid
 
+    def sampling_for(self, height: int | None = None, width: int | None = None) -> SamplingConfig:
+        """The model's own sampling at a size (None: its default size): ``sampling`` with the changes
+        pipeline.json names for that size."""
+        h, w = self.height if height is None else height, self.width if width is None else width
+        return self.sampling.replace(**self.size_sampling.get(f"{w}x{h}", {}))
+
     def resolve(self, *, height: int | None = None, width: int | None = None, sampling: SamplingConfig | None = None,
                 **overrides) -> tuple[tuple[int, int], SamplingConfig]:
         """(code grid, sampling config) for a call: None takes the model's default; ``overrides`` are
-        SamplingConfig fields applied on top of ``sampling`` (or the model's). Everything is checked here."""
-        grid = self.grid_for(self.height if height is None else height, self.width if width is None else width)
+        SamplingConfig fields applied on top of ``sampling`` (or the model's own at that size). Everything is
+        checked here."""
+        height, width = self.height if height is None else height, self.width if width is None else width
+        grid = self.grid_for(height, width)
         if sampling is not None and not isinstance(sampling, SamplingConfig):
             raise ValueError(f"sampling must be a SamplingConfig, got {type(sampling).__name__}")
-        return grid, (sampling or self.sampling).replace(**overrides)
+        return grid, (sampling or self.sampling_for(height, width)).replace(**overrides)
 
     def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
         """Token ids of each prompt; a prompt longer than the model reads is refused, never cut."""

@@ -25,6 +25,22 @@ def test_export_writes_a_half_precision_pipeline_that_generates_like_the_origina
     assert not (tmp_path / "pipe.tmp").exists()
 
 
+def test_export_keeps_sampling_for_named_sizes(tmp_path, run_and_vq, capsys):
+    run, vq = run_and_vq
+    args = ["export", "--run", str(run), "--vq", str(vq), "--height", "64", "--width", "64", "--temperature", "0.7"]
+    assert main([*args, "--out", str(tmp_path / "p"), "--size-sampling", "128x64:temperature=1.0,top_k=none",
+                 "--size-sampling", "128x64:cfg_schedule=linear"]) == 0
+    sizes = json.loads((tmp_path / "p" / "pipeline.json").read_text())["sizes"]
+    assert sizes == {"128x64": {"temperature": 1.0, "top_k": None, "cfg_schedule": "linear"}}
+    for bad, needle in [("128x64", "--size-sampling must look like"), ("128x64:temperature", "must look like"),
+                        ("128x48:temperature=1", "--size-sampling: 128x48: height=48 is not a size"),
+                        ("128x64:temperature=-1", "--size-sampling: 128x64: temperature must be in [0, inf)")]:
+        assert main([*args, "--out", str(tmp_path / "q"), "--size-sampling", bad]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and err.count("\n") == 1, err
+    assert not (tmp_path / "q").exists()
+
+
 def test_export_rejects_bad_dtype_and_missing_run(tmp_path, run_and_vq, capsys):
     run, vq = run_and_vq
     assert main(["export", "--run", str(run), "--vq", str(vq), "--out", str(tmp_path / "p"), "--dtype", "int8"]) == 2

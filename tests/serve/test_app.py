@@ -58,9 +58,22 @@ def test_health_config_and_docs(client):
     assert client.get("/health").json()["status"] == "ok"
     cfg = client.get("/v1/config").json()
     assert cfg["default_size"] == "64x64" and cfg["defaults"]["candidates"] == 2
+    assert cfg["size_defaults"] == {}
     assert "/v1/images/generations" in client.get("/openapi.json").json()["paths"]
     assert client.get("/docs").status_code == 200
     assert "<form" in client.get("/").text
+
+
+def test_a_size_with_its_own_sampling_is_served_with_it(tiny_pipeline):
+    from tokenshuffle.serve.schemas import GenerationRequest, Limits, to_spec
+
+    pipe = tiny_pipeline(max_text_len=32, size_sampling={"128x64": {"temperature": 0.0}})
+    with TestClient(make_app(pipe)) as c:
+        cfg = c.get("/v1/config").json()
+    assert cfg["size_defaults"]["128x64"]["temperature"] == 0.0 and cfg["defaults"]["temperature"] == 1.0
+    spec = lambda **f: to_spec(GenerationRequest(prompt="x", **f), pipe, Limits())  # noqa: E731
+    assert spec(size="128x64").sampling.temperature == 0.0 and spec().sampling.temperature == 1.0
+    assert spec(size="128x64", temperature=0.5).sampling.temperature == 0.5
 
 
 def test_metrics_count_requests_by_outcome_and_latency(client):

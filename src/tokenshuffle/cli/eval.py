@@ -144,7 +144,7 @@ def _int_arg(name: str, text: str) -> int:
 
 def _t2i_rows(args, pipe) -> list[dict]:
     """One SamplingConfig per requested (schedule, candidates) pair, every one checked before any image."""
-    base = pipe.sampling.replace(**sampling_overrides(args))
+    base = pipe.sampling_for(args.height, args.width).replace(**sampling_overrides(args))
     schedules = args.cfg_schedules.split(",") if args.cfg_schedules else [base.cfg_schedule]
     counts = args.candidate_counts
     candidates = [_int_arg("--candidates", c) for c in counts.split(",")] if counts else [base.candidates]

@@ -26,6 +26,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--height", type=int, default=None, help="the model's default height in pixels (default 512)")
     p.add_argument("--width", type=int, default=None, help="the model's default width in pixels (default 512)")
     add_sampling_args(p, default_from="SamplingConfig's")
+    p.add_argument("--size-sampling", action="append", default=[], metavar="WxH:FIELD=VALUE[,FIELD=VALUE]",
+                   help="sampling settings that differ at one size, e.g. 1024x1024:temperature=1.0 (kept in "
+                   "pipeline.json and used at that size unless the caller sets them); repeatable")
     p.add_argument("--keep", action="append", default=[], metavar="FILE",
                    help="a file of the existing --out folder (e.g. its README.md model card) to carry into "
                    "the new one; repeatable")
@@ -52,6 +55,26 @@ def check_out(out: Path, keep: list[str]) -> None:
     if others:
         raise ValueError(f"--out {out} holds {', '.join(others)}, which export would delete; carry each with --keep "
                          "or choose a new --out")
+
+
+def parse_size_sampling(items: list[str]) -> dict[str, dict]:
+    """["1024x1024:temperature=1.0,top_k=none"] -> {"1024x1024": {"temperature": 1.0, "top_k": None}}; the
+    values are JSON (``none`` is null); ValueError naming --size-sampling otherwise."""
+    import json
+
+    out: dict[str, dict] = {}
+    for item in items:
+        size, _, rest = item.partition(":")
+        pairs = [p.partition("=") for p in rest.split(",")] if rest else []
+        if not pairs or any(not k or not eq or not v for k, eq, v in pairs):
+            raise ValueError(f"--size-sampling must look like 1024x1024:temperature=1.0[,top_k=50], got {item!r}")
+        changes = out.setdefault(size, {})
+        for k, _, v in pairs:
+            try:
+                changes[k] = None if v.lower() == "none" else json.loads(v)
+            except json.JSONDecodeError:
+                changes[k] = v  # a word, e.g. cfg_schedule=linear
+    return out
 
 
 def run_parts(run: Path) -> tuple[Path, Path]:
@@ -83,7 +106,8 @@ def run_export(args) -> int:
     pipe = TextToImagePipeline(vq=VQTokenizer.from_pretrained(args.vq), lm=load_lm(lm_dir),
                                text_tokenizer=load_text_tokenizer(tok) if tok.is_file() else ByteTokenizer(),
                                sampling=sampling_from_args(args, SamplingConfig()), height=args.height,
-                               width=args.width)
+                               width=args.width, size_sampling=parse_size_sampling(args.size_sampling),
+                               what="--size-sampling")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:

@@ -70,7 +70,7 @@ def run_generate(args) -> int:
         raise ValueError(f"--num-images must be >= 1, got {args.num_images}")
     device, dtype = device_and_dtype(args)
     pipe = TextToImagePipeline.from_pretrained(model, device=device, dtype=dtype)
-    sampling = sampling_from_args(args, pipe.sampling)
+    sampling = sampling_from_args(args, pipe.sampling_for(args.height, args.width))
     (h, w), _ = pipe.resolve(height=args.height, width=args.width)  # every argument checked before any work
     pipe.encode_prompts(args.prompt)  # a prompt longer than the model reads is refused before any work
     out = check_out_file(args.out, suffix=".png")  # a bad --out fails in seconds, not after the images

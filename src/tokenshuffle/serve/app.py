@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tokenshuffle.pipeline import parse_size
 from tokenshuffle.sampling import SCHEDULES
 from tokenshuffle.serve.metrics import Metrics
 from tokenshuffle.serve.scheduler import Job, Scheduler
@@ -127,7 +128,8 @@ def _add_info_routes(app: FastAPI, pipe, scheduler: Scheduler, metrics: Metrics,
                 "sizes": [f"{v}x{v}" for v in (256, 384, 512, 768, 1024, 2048) if _fits(pipe, v)],
                 "schedules": list(SCHEDULES), "max_n": config.limits.max_n,
                 "max_candidates": config.limits.max_candidates,
-                "defaults": sampling.to_dict()}
+                "defaults": sampling.to_dict(),
+                "size_defaults": {k: default_sampling(pipe, parse_size(k)[::-1]).to_dict() for k in pipe.size_sampling}}
 
 
 def _add_generation_routes(app: FastAPI, pipe, scheduler: Scheduler, *, config: ServeConfig) -> None:

@@ -127,9 +127,10 @@ def validation_error(exc: ValidationError) -> APIError:
     return APIError(400, f"{param}: {message}" if param else message, param=param)
 
 
-def default_sampling(pipe) -> SamplingConfig:
-    """The model's own SamplingConfig (its pipeline.json)."""
-    return pipe.sampling
+def default_sampling(pipe, size: tuple[int, int] | None = None) -> SamplingConfig:
+    """The model's own SamplingConfig (its pipeline.json) at ``size`` (W, H pixels; None: its default size)."""
+    width, height = size or default_size(pipe)
+    return pipe.sampling_for(height, width)
 
 
 def default_size(pipe) -> tuple[int, int]:
@@ -167,7 +168,7 @@ def to_spec(req: GenerationRequest, pipe, limits: Limits) -> JobSpec:
         raise APIError(400, f"candidates must be between 1 and {limits.max_candidates}, got {req.candidates}",
                        param="candidates")
     size, grid = check_size(pipe, req.size)
-    base = default_sampling(pipe)
+    base = default_sampling(pipe, size)
     overrides = {k: getattr(req, k) for k in ("guidance_scale", "cfg_schedule", "temperature", "top_p", "candidates")
                  if getattr(req, k) is not None}
     if req.top_k is not None:
