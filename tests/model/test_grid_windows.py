@@ -122,3 +122,55 @@ def test_a_stage_adding_grid_windows_starts_them_from_the_parents_window_modules
     assert not any(p.requires_grad for p in child.decoder.parameters())
     with pytest.raises(ValueError, match="train_only"):
         freeze_except(child, "nothing.")
+
+
+def test_a_grid_with_its_own_decoder_leaves_the_base_grids_bit_identical_when_only_it_trains():
+    lm = tiny(grid_own_decoder=True).train()
+    view = lm.at(GRID)
+    assert view.decoder is lm.grid_modules["16x16"].decoder and view.decoder is not lm.decoder
+    assert view.output is not lm.output and view.tok_embeddings is not lm.tok_embeddings
+    names = list(lm.state_dict())
+    assert len(names) == len(set(names)) and "grid_modules.16x16.decoder.norm.weight" in names
+    codes8, codes16 = torch.randint(0, 64, (2, 8, 8)), torch.randint(0, 64, (2, *GRID))
+
+    def logits(grid_codes):
+        with torch.no_grad():
+            return teacher_forced(lm, make_batch([[1, 2], [3]], grid_codes, lm=lm))[1]
+
+    base_before, grid_before = logits(codes8), logits(codes16)
+    freeze_except(lm, "grid_modules.")
+    opt = torch.optim.SGD([p for p in lm.parameters() if p.requires_grad], lr=0.5)
+    loss = teacher_forced(lm, make_batch([[1, 2], [3]], codes16, lm=lm))[1].logsumexp(-1).mean()
+    loss.backward()
+    assert lm.grid_modules["16x16"].decoder.layers[0].attention.wqkv.weight.grad.abs().sum() > 0
+    opt.step()
+    assert torch.equal(logits(codes8), base_before)  # every other size: not one bit moved
+    assert not torch.allclose(logits(codes16), grid_before)
+
+
+def test_cached_decode_of_a_view_with_its_own_decoder_equals_generate_through_the_base():
+    lm = tiny(grid_own_decoder=True)
+    with torch.no_grad():
+        for p in lm.grid_modules.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # the grid's decoder differs from the base's
+    sampling = SamplingConfig(guidance_scale=2.0, top_k=5)
+    a = generate(lm, [[1, 2]], grid=GRID, sampling=sampling, generator=torch.Generator().manual_seed(3))
+    b = generate(lm.at(GRID), [[1, 2]], grid=GRID, sampling=sampling, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    view, codes = lm.at(GRID), torch.randint(0, 64, (1, *GRID))
+    prefix, valid = build_prefix([[1, 2]], grid=view.named_grid(GRID), config=view.config)
+    windows = codes_to_windows(codes, s=4)
+    P, N = prefix.shape[1], windows.shape[1]
+    with torch.no_grad():
+        full = view(prefix, windows, input_pos=torch.arange(P + N), valid=torch.ones(1, P + N, dtype=torch.bool))
+        view.setup_cache(batch=1, max_len=P + N)
+        steps = [prefill(view, prefix, valid=valid)]
+        steps += [decode_step(view, windows[:, t - 1 : t], input_pos=torch.tensor([P + t - 1]),
+                              valid=torch.ones(1, 1, dtype=torch.bool)) for t in range(1, N)]
+        view.clear_cache()
+    assert torch.allclose(torch.cat(steps, 1), full[:, P - 1 : -1], atol=1e-5)
+
+
+def test_own_decoder_needs_grid_windows():
+    with pytest.raises(ValueError, match="grid_own_decoder .* needs grid_windows"):
+        ts.LMConfig.preset("tiny", shuffle_window=2, grid_own_decoder=True)

@@ -71,3 +71,37 @@ def test_a_code_factor_stage_fits_its_parents_rows_and_computes_what_it_did_on_t
     save_lm(child, tmp_path / "factored")  # a parent with code factors: the table comes with its weights
     grandchild, info = build_lm(dataclasses.replace(cfg, init_from=str(tmp_path / "factored")))
     assert "code_factors_fit" not in info and torch.equal(grandchild.code_factors.table, table)
+
+
+def test_one_model_from_two_parents_computes_what_each_did_at_its_sizes(tmp_path):
+    from tokenshuffle.train.build import build_lm
+    from tokenshuffle.train.config import TrainConfig
+
+    grid = dict(grid_windows=((16, 16, 4),), window_ar=True)
+    plain, wide = _lm(PARENT, seed=0), _lm(dataclasses.replace(PARENT, max_grid_size=8, **grid), seed=1)
+    with torch.no_grad():
+        for p in wide.parameters():
+            p.add_(0.05 * torch.randn_like(p))  # every part differs from plain, the window heads act
+    save_lm(plain, tmp_path / "plain")
+    save_lm(wide, tmp_path / "wide")
+    config = dataclasses.replace(PARENT, grid_own_decoder=True, **grid)
+    cfg = TrainConfig(lm=config, init_from=str(tmp_path / "plain"), grid_init_from=f"16x16={tmp_path / 'wide'}",
+                      data="random")
+    both, info = build_lm(cfg)
+    both.eval()
+    assert info["grids"]["16x16"] == sum(1 for k in both.state_dict() if k.startswith("grid_modules.16x16."))
+    small, large = torch.randint(0, 32, (2, 8, 8)), torch.randint(0, 32, (2, 16, 16))
+    assert torch.equal(_outputs(both, small)[1], _outputs(plain, small)[1])  # the base: plain's, exactly
+    assert torch.equal(_outputs(both, large)[1], _outputs(wide, large)[1])  # the grid: wide's, exactly
+    with pytest.raises(ValueError, match=r"grid_init_from=16x16=.*plain does not serve the grid 16x16 with window 4"):
+        build_lm(dataclasses.replace(cfg, grid_init_from=f"16x16={tmp_path / 'plain'}"))
+
+
+@pytest.mark.parametrize("value", ["8x8=x", "16x16", "16x16=", "x=y"])
+def test_grid_init_from_names_the_grids_it_takes(value):
+    from tokenshuffle.train.config import TrainConfig
+
+    config = dataclasses.replace(PARENT, grid_windows=((16, 16, 4),))
+    with pytest.raises(ValueError, match=r"grid_init_from takes HxW=PATH entries for grids of lm.grid_windows "
+                                         r"\(16x16\), got"):
+        TrainConfig(lm=config, grid_init_from=value, data="random")

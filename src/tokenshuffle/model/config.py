@@ -59,6 +59,10 @@ class LMConfig:
     # shared, and the prefix names the grid at shuffle_window (``named_grid``). E.g. (64, 64, 4) on a 512²
     # s=2 model: 1024² in the same 16x16 decoder positions.
     grid_windows: tuple[tuple[int, int, int], ...] = ()
+    # Beyond the paper: each grid_windows entry also owns its embeddings, decoder and output (copies of the
+    # base's shapes) instead of sharing them, so a stage that trains only ``grid_modules`` teaches a new size
+    # and leaves every other size bit-identical.
+    grid_own_decoder: bool = False
 
     def __post_init__(self) -> None:
         positive = ("dim", "num_layers", "num_heads", "max_seq_len", "text_vocab_size", "image_vocab_size",
@@ -88,6 +92,9 @@ class LMConfig:
         if self.num_mlp_blocks < 0:
             raise ValueError(f"LMConfig.num_mlp_blocks must be >= 0, got {self.num_mlp_blocks}")
         object.__setattr__(self, "grid_windows", _check_grid_windows(self))
+        if self.grid_own_decoder and not self.grid_windows:
+            raise ValueError("LMConfig.grid_own_decoder gives each grid_windows entry its own decoder: it needs "
+                             "grid_windows")
 
     # -- grids served with their own window -----------------------------------------------------
     def window_for(self, grid: tuple[int, int]) -> int:

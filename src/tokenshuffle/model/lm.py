@@ -172,23 +172,31 @@ def window_modules(config: LMConfig, *, s: int) -> tuple[TokenShuffle | None, To
 
 
 class GridWindow(nn.Module):
-    """The window modules of one ``LMConfig.grid_windows`` entry: TokenShuffle, TokenUnshuffle, window head."""
+    """The window modules of one ``LMConfig.grid_windows`` entry: TokenShuffle, TokenUnshuffle, window head;
+    with ``LMConfig.grid_own_decoder`` also its own embeddings, decoder and output."""
 
     def __init__(self, config: LMConfig, *, s: int) -> None:
         super().__init__()
         self.shuffle, self.unshuffle, self.window_ar = window_modules(config, s=s)
+        if config.grid_own_decoder:
+            self.tok_embeddings = nn.Embedding(config.vocab_size, config.dim)
+            self.decoder = Decoder(config.decoder_config())
+            self.output = nn.Linear(config.dim, config.vocab_size, bias=False)
 
 
 class _GridView(TokenShuffleLM):
     """A TokenShuffleLM for one grid of a ``grid_windows`` model: the base's shared modules (the same
-    objects, so training either trains both) with the grid's own window modules; not registered in the
-    base, so the base's state dict and parameters hold every tensor once."""
+    objects, so training either trains both; with ``grid_own_decoder`` the grid's own embeddings, decoder
+    and output instead) with the grid's own window modules; not registered in the base, so the base's
+    state dict and parameters hold every tensor once."""
 
     def __init__(self, base: TokenShuffleLM, *, grid: tuple[int, int]) -> None:
         nn.Module.__init__(self)
         mods = base.grid_modules[f"{grid[0]}x{grid[1]}"]
-        self.config = dataclasses.replace(base.config, shuffle_window=base.config.window_for(grid), grid_windows=())
-        self.tok_embeddings, self.decoder, self.output = base.tok_embeddings, base.decoder, base.output
+        self.config = dataclasses.replace(base.config, shuffle_window=base.config.window_for(grid), grid_windows=(),
+                                          grid_own_decoder=False)
+        own = mods if base.config.grid_own_decoder else base
+        self.tok_embeddings, self.decoder, self.output = own.tok_embeddings, own.decoder, own.output
         self.shuffle, self.unshuffle, self.window_ar = mods.shuffle, mods.unshuffle, mods.window_ar
         self.code_factors, self.window_pos = base.code_factors, base.window_pos
         self.grid_modules = nn.ModuleDict()

@@ -17,6 +17,37 @@ from tokenshuffle.train.config import TrainConfig
 
 
 # -- building the model ---------------------------------------------------------------------------
+@torch.no_grad()
+def carry_grids(lm: TokenShuffleLM, spec: str) -> dict[str, int]:
+    """``grid_init_from`` ("HxW=PATH,..."): each named grid's own modules (``grid_modules.HxW.*``) take PATH's
+    weights for that grid: PATH's own ``grid_modules.HxW.*`` and, for what PATH shares (its embeddings,
+    decoder and output), PATH's base weights. PATH must serve the grid with the same window. -> {grid: tensors}."""
+    out = {}
+    for item in spec.split(","):
+        key, _, path = item.partition("=")
+        parent = resolve_parent(path)
+        config, state = read_lm_state(parent)
+        for name in ("vocab_size", "dim", "num_layers", "num_heads", "num_kv_heads", "ffn_hidden", "multiple_of"):
+            if getattr(config, name) != getattr(lm.config, name):
+                raise ValueError(f"grid_init_from={item}: {parent} has {name}={getattr(config, name)}, this stage "
+                                 f"{getattr(lm.config, name)}")
+        h, w = (int(v) for v in key.split("x"))
+        if (h, w, lm.config.window_for((h, w))) not in config.grid_windows:
+            raise ValueError(f"grid_init_from={item}: {parent} does not serve the grid {key} with window "
+                             f"{lm.config.window_for((h, w))} (its grid_windows: {list(config.grid_windows)})")
+        prefix, own = f"grid_modules.{key}.", lm.state_dict()
+        mine = [k for k in own if k.startswith(prefix)]
+        for k in mine:
+            src = state.get(k, state.get(k[len(prefix):]))
+            if src is None or src.shape != own[k].shape:
+                raise ValueError(f"grid_init_from={item}: {parent} has no weight {k} (or {k[len(prefix):]}) of "
+                                 f"shape {tuple(own[k].shape)}")
+            own[k].copy_(src)
+        out[key] = len(mine)
+    return out
+
+
+
 def resolve_parent(path: str) -> Path:
     """A parent stage: an LM folder, or a run folder (its final ``lm/`` or else its latest checkpoint)."""
     p = Path(path)
@@ -134,6 +165,8 @@ def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:
     if lm.code_factors is not None and (parent is None or not _parent_config(parent).get("code_factors")):
         fill_code_factors(lm, cfg)
     info = {"init": cfg.init_from, **carry_over(lm, parent)} if parent is not None else {"init": "scratch"}
+    if cfg.grid_init_from:
+        info["grids"] = carry_grids(lm, cfg.grid_init_from)
     if cfg.train_only:
         info["trained"] = freeze_except(lm, cfg.train_only)
     return lm, info

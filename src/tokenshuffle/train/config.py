@@ -75,6 +75,10 @@ class TrainConfig:
     train_only: str = ""
     # Initialisation: a parent stage's checkpoint (or run folder), or a Hugging Face Llama folder.
     init_from: str = ""
+    # "HxW=PATH[,HxW=PATH]": after init_from, a grid_windows grid's own modules (grid_modules.HxW: its window
+    # modules and, with lm.grid_own_decoder, its decoder) start from PATH's weights for that grid: PATH's
+    # grid_modules.HxW and, where PATH shares its decoder, PATH's decoder (one model from two parents).
+    grid_init_from: str = ""
     init_hf_llama: str = ""
     # Systems: precision "auto" is bf16 autocast on GPU and fp32 on CPU; parallel "auto" is FSDP2 on
     # GPU with more than one process, DDP otherwise.
@@ -130,6 +134,12 @@ class TrainConfig:
         check_choice("parallel", self.parallel, ("auto", "ddp", "fsdp"))
         if self.init_from and self.init_hf_llama:
             raise ValueError("set at most one of init_from and init_hf_llama")
+        grids = [f"{h}x{w}" for h, w, _ in self.lm.grid_windows]
+        for item in self.grid_init_from.split(",") if self.grid_init_from else []:
+            key, _, path = item.partition("=")
+            if key not in grids or not path:
+                raise ValueError(f"grid_init_from takes HxW=PATH entries for grids of lm.grid_windows "
+                                 f"({', '.join(grids) or 'none'}), got {item!r}")
         if self.data == "scenes" and not self.vq:
             raise ValueError("data='scenes' encodes on the fly and needs vq=<VQ tokenizer folder>")
 

@@ -14,7 +14,7 @@ from tokenshuffle.train import distributed as D
 from tokenshuffle.train.config import TrainConfig
 
 RUN_MARKERS = ("checkpoints", "metrics.jsonl", "train_config.json", "lm")  # what a started run has written
-FIXED_ON_RESUME = ("lm", "init_from", "init_hf_llama")  # settings a checkpoint's weights fix
+FIXED_ON_RESUME = ("lm", "init_from", "grid_init_from", "init_hf_llama")  # settings a checkpoint's weights fix
 
 
 def say(info: D.DistInfo, line: str) -> None:
