@@ -23,7 +23,7 @@ CONFIG = dataclasses.replace(
     lm=dataclasses.replace(ADAPT.lm, grid_own_decoder=True),
     grid_init_from="64x64=runs/t2i-grid1024f",
     seed=14,
-    num_steps=2000,
+    num_steps=1500,
     lr=1.5e-4,
     min_lr_ratio=0.1,
     eval_every=500,
