@@ -56,8 +56,8 @@ class LMConfig:
     # Beyond the paper: (h, w, s) entries, a code grid this model serves with its own window s (larger than
     # shuffle_window) so the decoder sees the window grid it was trained on: TokenShuffle, TokenUnshuffle
     # and the window head of that s are the grid's own (``lm.at(grid)``); embeddings, decoder and output are
-    # shared, and the prefix names the grid at shuffle_window (``named_grid``). E.g. (64, 64, 4) on a 512²
-    # s=2 model: 1024² in the same 16x16 decoder positions.
+    # shared (unless grid_own_decoder), and the prefix names the grid at shuffle_window (``named_grid``).
+    # E.g. (64, 64, 4) on a 512² s=2 model: 1024² in the same 16x16 decoder positions.
     grid_windows: tuple[tuple[int, int, int], ...] = ()
     # Beyond the paper: each grid_windows entry also owns its embeddings, decoder and output (copies of the
     # base's shapes) instead of sharing them, so a stage that trains only ``grid_modules`` teaches a new size
