@@ -36,6 +36,8 @@ def test_the_shipped_model_is_512_pixels_with_window_2():
 def test_the_shipped_model_generates_deterministic_images_of_its_size():
     pipe = TextToImagePipeline.from_pretrained(DEFAULT_MODEL)
     assert pipe.grid_for(512, 512) == (32, 32)
+    assert pipe.grid_for(1024, 1024) == (64, 64)  # 1024², 4x4 windows, through its own decoder
+    assert pipe.lm.at((64, 64)).decoder is not pipe.lm.decoder and pipe.lm.at((64, 64)).s == 4
     a = pipe("a photo of a red circle", num_images=1, generator=torch.Generator().manual_seed(1))
     b = pipe("a photo of a red circle", num_images=1, generator=torch.Generator().manual_seed(1))
     assert a[0].size == (512, 512)
