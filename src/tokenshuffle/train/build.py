@@ -47,7 +47,6 @@ def carry_grids(lm: TokenShuffleLM, spec: str) -> dict[str, int]:
     return out
 
 
-
 def resolve_parent(path: str) -> Path:
     """A parent stage: an LM folder, or a run folder (its final ``lm/`` or else its latest checkpoint)."""
     p = Path(path)
@@ -167,6 +166,8 @@ def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:
     info = {"init": cfg.init_from, **carry_over(lm, parent)} if parent is not None else {"init": "scratch"}
     if cfg.grid_init_from:
         info["grids"] = carry_grids(lm, cfg.grid_init_from)
+        if "new" in info:  # what the second parent filled is not new
+            info["new"] = [k for k in info["new"] if not any(k.startswith(f"grid_modules.{g}.") for g in info["grids"])]
     if cfg.train_only:
         info["trained"] = freeze_except(lm, cfg.train_only)
     return lm, info
