@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from tokenshuffle.vq.data import to_uint8
 DEFAULT_SIZE = 512  # pixels, each side, for a pipeline whose pipeline.json names none
 FOLDER_ENTRIES = ("vq", "lm", "text_tokenizer.json", "pipeline.json")  # what save_pretrained writes
 SETTINGS_KEYS = ("height", "width", "sampling", "sizes")
+SIZE_PATTERN = re.compile(r"^([0-9]{1,5})x([0-9]{1,5})$")  # "WxH" in pixels
 
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
@@ -65,10 +67,10 @@ def read_settings(path: Path) -> dict:
 
 def parse_size(text: str, *, what: str = "size") -> tuple[int, int]:
     """"WxH" (pixels) -> (height, width); ValueError naming ``what`` otherwise."""
-    w, x, h = text.partition("x") if isinstance(text, str) else ("", "", "")
-    if not (x and w.isdigit() and h.isdigit()):
+    m = SIZE_PATTERN.match(text) if isinstance(text, str) else None
+    if not m:
         raise ValueError(f'{what} must look like "1024x512" (width x height in pixels), got {text!r:.40}')
-    return int(h), int(w)
+    return int(m.group(2)), int(m.group(1))
 
 
 def _check_pixels(name: str, value) -> None:

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tokenshuffle.pipeline import parse_size
 from tokenshuffle.sampling import SCHEDULES, SamplingConfig
 
 MAX_PROMPT_CHARS = 1000
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a 1 MB prompt still reaches the field check and gets a 400 naming it
-SIZE_PATTERN = re.compile(r"^([0-9]{1,5})x([0-9]{1,5})$")
-
-
 class APIError(Exception):
     """A client mistake: HTTP ``status`` and the OpenAI-style error body."""
 
@@ -153,11 +150,13 @@ def check_size(pipe, size: str | None) -> tuple[tuple[int, int], tuple[int, int]
 
 
 def _parse_size(size: str) -> tuple[int, int]:
-    m = SIZE_PATTERN.match(size)
-    if not m:
+    """"WxH" -> (W, H), or a 400 naming ``size``."""
+    try:
+        height, width = parse_size(size)
+    except ValueError:
         raise APIError(400, f'size must look like "512x512" (width x height in pixels), got {size[:40]!r}',
-                       param="size")
-    return int(m.group(1)), int(m.group(2))
+                       param="size") from None
+    return width, height
 
 
 def to_spec(req: GenerationRequest, pipe, limits: Limits) -> JobSpec:
