@@ -174,3 +174,78 @@ def test_cached_decode_of_a_view_with_its_own_decoder_equals_generate_through_th
 def test_own_decoder_needs_grid_windows():
     with pytest.raises(ValueError, match="grid_own_decoder .* needs grid_windows"):
         ts.LMConfig.preset("tiny", shuffle_window=2, grid_own_decoder=True)
+
+
+WIDE = (8, 16)  # a 2:1 grid drawn at s=4 with the 16x16 grid's own decoder
+
+
+def shared(seed=0):
+    return tiny(grid_windows=((16, 16, 4), (8, 16, 4)), grid_own_decoder=True,
+                grid_shared_decoder=((8, 16, 16, 16),), seed=seed)
+
+
+def test_a_grid_that_shares_another_grids_decoder_owns_only_its_window_modules():
+    lm = shared()
+    wide, square = lm.at(WIDE), lm.at(GRID)
+    assert wide.decoder is square.decoder and wide.output is square.output
+    assert wide.tok_embeddings is square.tok_embeddings and wide.decoder is not lm.decoder
+    assert wide.shuffle is not square.shuffle and wide.window_ar is not square.window_ar
+    names = list(lm.state_dict())
+    assert len(names) == len(set(names)) and not any(n.startswith("grid_modules.8x16.decoder.") for n in names)
+    assert lm.config.decoder_grid(WIDE) == GRID and lm.config.decoder_grid(GRID) == GRID
+    assert lm.config.decoder_grid((8, 8)) is None and wide.named_grid(WIDE) == (4, 8)
+
+
+def test_training_a_shared_decoder_at_one_grid_moves_both_of_its_grids_and_not_the_base():
+    lm = shared().train()
+    codes8, codes16, wide = (torch.randint(0, 64, (2, *g)) for g in ((8, 8), GRID, WIDE))
+
+    def logits(grid_codes):
+        with torch.no_grad():
+            return teacher_forced(lm, make_batch([[1, 2], [3]], grid_codes, lm=lm))[1]
+
+    before = [logits(c) for c in (codes8, codes16, wide)]
+    freeze_except(lm, "grid_modules.")
+    opt = torch.optim.SGD([p for p in lm.parameters() if p.requires_grad], lr=0.5)
+    teacher_forced(lm, make_batch([[1, 2], [3]], wide, lm=lm))[1].logsumexp(-1).mean().backward()
+    assert lm.grid_modules["8x16"].shuffle.compress.fc1.weight.grad.abs().sum() > 0
+    assert lm.grid_modules["16x16"].shuffle.compress.fc1.weight.grad is None  # the square's window modules: untouched
+    opt.step()
+    after = [logits(c) for c in (codes8, codes16, wide)]
+    assert torch.equal(after[0], before[0])
+    assert not torch.allclose(after[1], before[1]) and not torch.allclose(after[2], before[2])
+
+
+def test_generate_at_a_shared_decoder_grid_equals_its_view_and_survives_save_and_load(tmp_path):
+    lm = shared(seed=4)
+    sampling = SamplingConfig(guidance_scale=2.0, top_k=5)
+    a = generate(lm, [[1, 2]], grid=WIDE, sampling=sampling, generator=torch.Generator().manual_seed(3))
+    b = generate(lm.at(WIDE), [[1, 2]], grid=WIDE, sampling=sampling, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and a.shape == (1, *WIDE)
+    save_lm(lm, tmp_path / "lm")
+    again = load_lm(tmp_path / "lm").eval()
+    assert again.config.grid_shared_decoder == ((8, 16, 16, 16),)
+    c = generate(again, [[1, 2]], grid=WIDE, sampling=sampling, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, c)
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    (dict(grid_shared_decoder=((8, 16, 16, 16),)), r"grid_shared_decoder entry \(8, 16, 16, 16\): .*grid_own_decoder"),
+    (dict(grid_own_decoder=True, grid_shared_decoder=((8, 8, 16, 16),)), r"entry \(8, 8, 16, 16\).*\(16x16, 8x16\)"),
+    (dict(grid_own_decoder=True, grid_shared_decoder=((8, 16, 8, 16),)), r"entry \(8, 16, 8, 16\)"),
+    (dict(grid_own_decoder=True, grid_shared_decoder=((8, 16, 16),)), r"must be \(h, w, H, W\) ints"),
+    (dict(grid_own_decoder=True, grid_shared_decoder=((8, 16, 16, 16), (16, 16, 8, 16))), "an owner itself shares"),
+])
+def test_bad_shared_decoder_entries_name_the_entry_and_the_grids(kw, match):
+    with pytest.raises(ValueError, match=match):
+        ts.LMConfig.preset("tiny", shuffle_window=2, grid_windows=((16, 16, 4), (8, 16, 4)), **kw)
+
+
+def test_a_new_grid_starts_from_the_parents_grid_of_the_same_window(tmp_path):
+    parent = tiny(grid_own_decoder=True)
+    save_lm(parent, tmp_path / "parent")
+    child = shared(seed=9)
+    info = carry_over(child, tmp_path / "parent")
+    assert info["new"] == []
+    for name, value in child.grid_modules["8x16"].state_dict().items():
+        assert torch.equal(value, parent.grid_modules["16x16"].state_dict()[name]), name

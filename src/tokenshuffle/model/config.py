@@ -63,6 +63,10 @@ class LMConfig:
     # base's shapes) instead of sharing them, so a stage that trains only ``grid_modules`` teaches a new size
     # and leaves every other size bit-identical.
     grid_own_decoder: bool = False
+    # Beyond the paper: (h, w, H, W) entries, grid h x w draws with the own embeddings, decoder and output of
+    # grid H x W (both grid_windows entries, grid_own_decoder on) and owns only its window modules: one
+    # high-resolution decoder for several sizes and aspect ratios, e.g. (32, 64, 64, 64) for 1024x512.
+    grid_shared_decoder: tuple[tuple[int, int, int, int], ...] = ()
 
     def __post_init__(self) -> None:
         positive = ("dim", "num_layers", "num_heads", "max_seq_len", "text_vocab_size", "image_vocab_size",
@@ -95,6 +99,7 @@ class LMConfig:
         if self.grid_own_decoder and not self.grid_windows:
             raise ValueError("LMConfig.grid_own_decoder gives each grid_windows entry its own decoder: it needs "
                              "grid_windows")
+        object.__setattr__(self, "grid_shared_decoder", _check_grid_shared_decoder(self))
 
     # -- grids served with their own window -----------------------------------------------------
     def window_for(self, grid: tuple[int, int]) -> int:
@@ -109,6 +114,17 @@ class LMConfig:
         the grid whose windows at ``shuffle_window`` lie as its own do (64x64 at s=4 on an s=2 model: 32x32)."""
         s = self.window_for(grid)
         return grid[0] // s * self.shuffle_window, grid[1] // s * self.shuffle_window
+
+    def decoder_grid(self, grid: tuple[int, int]) -> tuple[int, int] | None:
+        """The grid whose own decoder draws code grid (h, w): None for the base's (no ``grid_own_decoder`` or
+        not a ``grid_windows`` entry), the ``grid_shared_decoder`` owner, else (h, w) itself."""
+        grid = (int(grid[0]), int(grid[1]))
+        if not self.grid_own_decoder or grid not in [e[:2] for e in self.grid_windows]:
+            return None
+        for h, w, oh, ow in self.grid_shared_decoder:
+            if (h, w) == grid:
+                return oh, ow
+        return grid
 
     # -- derived sizes -------------------------------------------------------------------------
     @property
@@ -195,6 +211,24 @@ def _check_grid_windows(c: LMConfig) -> tuple[tuple[int, int, int], ...]:
         if (h, w) in [e[:2] for e in out]:
             raise ValueError(f"LMConfig.grid_windows names the grid {h}x{w} twice")
         out.append((h, w, s))
+    return tuple(out)
+
+
+def _check_grid_shared_decoder(c: LMConfig) -> tuple[tuple[int, int, int, int], ...]:
+    grids, out = [e[:2] for e in c.grid_windows], []
+    for entry in c.grid_shared_decoder:
+        if not isinstance(entry, (tuple, list)) or len(entry) != 4 or not all(isinstance(v, int) for v in entry):
+            raise ValueError(f"LMConfig.grid_shared_decoder entries must be (h, w, H, W) ints, got {entry!r}")
+        h, w, oh, ow = entry
+        if not c.grid_own_decoder or (h, w) not in grids or (oh, ow) not in grids or (h, w) == (oh, ow):
+            raise ValueError(f"LMConfig.grid_shared_decoder entry {tuple(entry)}: grid {h}x{w} draws with grid "
+                             f"{oh}x{ow}'s own decoder, so grid_own_decoder must be on and both must be other "
+                             f"grid_windows grids ({', '.join(f'{a}x{b}' for a, b in grids) or 'none'})")
+        out.append((h, w, oh, ow))
+    sharers = [e[:2] for e in out]
+    if len(set(sharers)) != len(sharers) or any(e[2:] in sharers for e in out):
+        raise ValueError(f"LMConfig.grid_shared_decoder {out}: a grid is listed twice, or an owner itself shares "
+                         f"another's decoder")
     return tuple(out)
 
 

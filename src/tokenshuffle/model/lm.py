@@ -42,7 +42,9 @@ class TokenShuffleLM(nn.Module):
         if config.window_pos:
             self.window_pos = WindowPosition(config.dim, max_side=config.max_grid_size)
         # One set of window modules per grid_windows entry, keyed "HxW"; lm.at(grid) uses them.
-        self.grid_modules = nn.ModuleDict({f"{h}x{w}": GridWindow(config, s=s) for h, w, s in config.grid_windows})
+        own = {(h, w): config.decoder_grid((h, w)) == (h, w) for h, w, _ in config.grid_windows}
+        self.grid_modules = nn.ModuleDict({f"{h}x{w}": GridWindow(config, s=s, own=own[h, w])
+                                           for h, w, s in config.grid_windows})
         self._views: dict[str, TokenShuffleLM] = {}
         self.apply(self._init_weights)
         for m in [self.window_ar] + [g.window_ar for g in self.grid_modules.values()]:
@@ -173,12 +175,12 @@ def window_modules(config: LMConfig, *, s: int) -> tuple[TokenShuffle | None, To
 
 class GridWindow(nn.Module):
     """The window modules of one ``LMConfig.grid_windows`` entry: TokenShuffle, TokenUnshuffle, window head;
-    with ``LMConfig.grid_own_decoder`` also its own embeddings, decoder and output."""
+    with ``own`` (``LMConfig.grid_own_decoder``, not shared) also its own embeddings, decoder and output."""
 
-    def __init__(self, config: LMConfig, *, s: int) -> None:
+    def __init__(self, config: LMConfig, *, s: int, own: bool = False) -> None:
         super().__init__()
         self.shuffle, self.unshuffle, self.window_ar = window_modules(config, s=s)
-        if config.grid_own_decoder:
+        if own:
             self.tok_embeddings = nn.Embedding(config.vocab_size, config.dim)
             self.decoder = Decoder(config.decoder_config())
             self.output = nn.Linear(config.dim, config.vocab_size, bias=False)
@@ -187,15 +189,16 @@ class GridWindow(nn.Module):
 class _GridView(TokenShuffleLM):
     """A TokenShuffleLM for one grid of a ``grid_windows`` model: the base's shared modules (the same
     objects, so training either trains both; with ``grid_own_decoder`` the grid's own embeddings, decoder
-    and output instead) with the grid's own window modules; not registered in the base, so the base's
-    state dict and parameters hold every tensor once."""
+    and output instead, or those of its ``grid_shared_decoder`` owner) with the grid's own window modules;
+    not registered in the base, so the base's state dict and parameters hold every tensor once."""
 
     def __init__(self, base: TokenShuffleLM, *, grid: tuple[int, int]) -> None:
         nn.Module.__init__(self)
         mods = base.grid_modules[f"{grid[0]}x{grid[1]}"]
         self.config = dataclasses.replace(base.config, shuffle_window=base.config.window_for(grid), grid_windows=(),
-                                          grid_own_decoder=False)
-        own = mods if base.config.grid_own_decoder else base
+                                          grid_own_decoder=False, grid_shared_decoder=())
+        owner = base.config.decoder_grid(grid)
+        own = base.grid_modules[f"{owner[0]}x{owner[1]}"] if owner else base
         self.tok_embeddings, self.decoder, self.output = own.tok_embeddings, own.decoder, own.output
         self.shuffle, self.unshuffle, self.window_ar = mods.shuffle, mods.unshuffle, mods.window_ar
         self.code_factors, self.window_pos = base.code_factors, base.window_pos

@@ -83,13 +83,21 @@ def carry_over(lm: TokenShuffleLM, parent: Path) -> dict:
     carried = [k for k in own if k in state and state[k].shape == own[k].shape]
     for k in carried:
         own[k].copy_(state[k])
-    # A grid's window modules the parent lacks start from the parent's own where the shapes agree (the
+    # A grid's modules the parent lacks start from the parent's grid of the same window where it has one
+    # (a 1024x512 grid from the 1024² grid's), else from the parent's base, where the shapes agree (the
     # residual blocks and the window head; the per-token compress/expand layers depend on s).
-    from_base = [k for k in own if k.startswith("grid_modules.") and k not in carried
-                 and state.get(k.split(".", 2)[2], torch.empty(0)).shape == own[k].shape]
-    for k in from_base:
-        own[k].copy_(state[k.split(".", 2)[2]])
-    carried += from_base
+    from_parent = []
+    for k in own:
+        if not k.startswith("grid_modules.") or k in carried:
+            continue
+        key, rest = k.split(".", 2)[1:]
+        same = [f"grid_modules.{h}x{w}.{rest}" for h, w, s in config.grid_windows
+                if s == lm.config.window_for(tuple(int(v) for v in key.split("x")))]
+        src = next((state[n] for n in same + [rest] if n in state and state[n].shape == own[k].shape), None)
+        if src is not None:
+            own[k].copy_(src)
+            from_parent.append(k)
+    carried += from_parent
     out = {"carried": len(carried), "new": sorted(set(own) - set(carried))}
     if lm.code_factors is not None and not config.code_factors:
         out["code_factors_fit"] = fit_code_factors(lm, config, state)
