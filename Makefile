@@ -34,6 +34,8 @@ demo: setup
 	$(BIN)/tokenshuffle generate "a photo of a triangle above a square" --num-images 4 --out $(DEMO_OUT)/triangle-above-square.png
 	$(BIN)/tokenshuffle generate "a photo of a red circle and a blue star" --height 1024 --width 1024 --num-images 4 \
 		--out $(DEMO_OUT)/red-circle-blue-star-1024.png
+	$(BIN)/tokenshuffle generate "a photo of a red circle and a blue star" --height 512 --width 1024 --num-images 4 \
+		--out $(DEMO_OUT)/red-circle-blue-star-1024x512.png
 	$(BIN)/tokenshuffle generate "keycap 9" "woman lifting weights" "man getting haircut" "bavaria flag" \
 		"flag: Latvia" "person in motorized wheelchair" "orthodox cross" "man barista" --model emoji --num-images 4 \
 		--out $(DEMO_OUT)/emoji-heldout-names.png

@@ -38,6 +38,9 @@ def test_the_shipped_model_generates_deterministic_images_of_its_size():
     assert pipe.grid_for(512, 512) == (32, 32)
     assert pipe.grid_for(1024, 1024) == (64, 64)  # 1024², 4x4 windows, through its own decoder
     assert pipe.lm.at((64, 64)).decoder is not pipe.lm.decoder and pipe.lm.at((64, 64)).s == 4
+    for grid in ((32, 64), (64, 32)):  # 1024x512 and 512x1024 (WxH): 4x4 windows, the 1024² decoder
+        assert pipe.grid_for(grid[0] * 16, grid[1] * 16) == grid
+        assert pipe.lm.at(grid).decoder is pipe.lm.at((64, 64)).decoder and pipe.lm.at(grid).s == 4
     a = pipe("a photo of a red circle", num_images=1, generator=torch.Generator().manual_seed(1))
     b = pipe("a photo of a red circle", num_images=1, generator=torch.Generator().manual_seed(1))
     assert a[0].size == (512, 512)
