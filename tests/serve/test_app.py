@@ -8,6 +8,7 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
+import tokenshuffle as ts
 from tests.serve.server_process import make_app
 
 
@@ -74,6 +75,17 @@ def test_a_size_with_its_own_sampling_is_served_with_it(tiny_pipeline):
     spec = lambda **f: to_spec(GenerationRequest(prompt="x", **f), pipe, Limits())  # noqa: E731
     assert spec(size="128x64").sampling.temperature == 0.0 and spec().sampling.temperature == 1.0
     assert spec(size="128x64", temperature=0.5).sampling.temperature == 0.5
+
+
+def test_the_page_offers_the_squares_the_model_serves_and_its_own_grids(tiny_pipeline):
+    pipe = tiny_pipeline()
+    with TestClient(make_app(pipe)) as c:
+        assert c.get("/v1/config").json()["sizes"] == ["256x256", "384x384", "512x512"]
+    cfg = ts.LMConfig.preset("tiny", shuffle_window=2, image_vocab_size=pipe.lm.config.image_vocab_size,
+                             max_text_len=120, grid_windows=((8, 16, 4),))
+    pipe.lm = ts.TokenShuffleLM(cfg).eval()
+    with TestClient(make_app(pipe)) as c:
+        assert c.get("/v1/config").json()["sizes"] == ["256x256", "384x384", "512x512", "256x128"]
 
 
 def test_metrics_count_requests_by_outcome_and_latency(client):

@@ -125,7 +125,7 @@ def _add_info_routes(app: FastAPI, pipe, scheduler: Scheduler, metrics: Metrics,
         step = pipe.vq.downsample * pipe.lm.s
         sampling = default_sampling(pipe)
         return {"model": model_name, "default_size": f"{w}x{h}", "size_multiple": step,
-                "sizes": [f"{v}x{v}" for v in (256, 384, 512, 768, 1024, 2048) if _fits(pipe, v)],
+                "sizes": _sizes(pipe),
                 "schedules": list(SCHEDULES), "max_n": config.limits.max_n,
                 "max_candidates": config.limits.max_candidates,
                 "defaults": sampling.to_dict(),
@@ -194,9 +194,18 @@ def _add_generation_routes(app: FastAPI, pipe, scheduler: Scheduler, *, config: 
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _fits(pipe, side: int) -> bool:
+def _sizes(pipe) -> list[str]:
+    """The sizes the page offers ("WxH"): the usual squares the model serves, then the sizes of its own
+    grids (``LMConfig.grid_windows``: 1024x512 on the shipped model)."""
+    down = pipe.vq.downsample
+    sizes = [f"{v}x{v}" for v in (256, 384, 512, 768, 1024, 2048)]
+    sizes += [f"{w * down}x{h * down}" for h, w, _ in pipe.lm.config.grid_windows]
+    return [size for size in dict.fromkeys(sizes) if _fits(pipe, size)]
+
+
+def _fits(pipe, size: str) -> bool:
     try:
-        check_size(pipe, f"{side}x{side}")
+        check_size(pipe, size)
     except APIError:
         return False
     return True
