@@ -249,3 +249,18 @@ def test_a_new_grid_starts_from_the_parents_grid_of_the_same_window(tmp_path):
     assert info["new"] == []
     for name, value in child.grid_modules["8x16"].state_dict().items():
         assert torch.equal(value, parent.grid_modules["16x16"].state_dict()[name]), name
+
+
+def test_a_new_grid_of_a_new_window_starts_from_the_grid_whose_decoder_it_shares(tmp_path):
+    parent = tiny(grid_own_decoder=True)  # 16x16 in 4x4 windows with its own decoder
+    save_lm(parent, tmp_path / "parent")
+    child = tiny(grid_windows=((16, 16, 4), (32, 32, 8)), grid_own_decoder=True,
+                 grid_shared_decoder=((32, 32, 16, 16),), seed=9)
+    info = carry_over(child, tmp_path / "parent")
+    big, owner = child.grid_modules["32x32"].state_dict(), parent.grid_modules["16x16"].state_dict()
+    fresh = {n for n in big if big[n].shape != owner[n].shape}  # the per-token layers whose shapes follow s
+    assert fresh and {f"grid_modules.32x32.{n}" for n in fresh} == set(info["new"])
+    for name, value in big.items():
+        if name not in fresh:
+            assert torch.equal(value, owner[name]), name
+    assert not torch.equal(big["window_ar.qkv.weight"], parent.window_ar.qkv.weight)

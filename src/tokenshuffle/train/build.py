@@ -84,15 +84,19 @@ def carry_over(lm: TokenShuffleLM, parent: Path) -> dict:
     for k in carried:
         own[k].copy_(state[k])
     # A grid's modules the parent lacks start from the parent's grid of the same window where it has one
-    # (a 1024x512 grid from the 1024² grid's), else from the parent's base, where the shapes agree (the
-    # residual blocks and the window head; the per-token compress/expand layers depend on s).
+    # (a 1024x512 grid from the 1024² grid's), else from the parent's grid whose decoder it will share (its
+    # residual blocks read and write that decoder's states), else from the parent's base, where the shapes
+    # agree (the residual blocks and the window head; the per-token compress/expand layers depend on s).
     from_parent = []
     for k in own:
         if not k.startswith("grid_modules.") or k in carried:
             continue
         key, rest = k.split(".", 2)[1:]
-        same = [f"grid_modules.{h}x{w}.{rest}" for h, w, s in config.grid_windows
-                if s == lm.config.window_for(tuple(int(v) for v in key.split("x")))]
+        grid = tuple(int(v) for v in key.split("x"))
+        same = [f"grid_modules.{h}x{w}.{rest}" for h, w, s in config.grid_windows if s == lm.config.window_for(grid)]
+        owner = lm.config.decoder_grid(grid)
+        if owner not in (None, grid):
+            same.append(f"grid_modules.{owner[0]}x{owner[1]}.{rest}")
         src = next((state[n] for n in same + [rest] if n in state and state[n].shape == own[k].shape), None)
         if src is not None:
             own[k].copy_(src)
