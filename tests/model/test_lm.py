@@ -197,3 +197,24 @@ def test_a_deeper_mixed_window_head_starts_as_the_head_it_grows_from():
 def test_bad_window_head_shapes_name_the_field(kw, match):
     with pytest.raises(ValueError, match=match):
         ts.LMConfig.preset("tiny", shuffle_window=2, **kw)
+
+
+@pytest.mark.parametrize("head", [{}, DEEP_HEAD])
+@pytest.mark.parametrize("s", [2, 4])
+def test_window_ar_step_with_its_cache_equals_the_full_window_head(head, s):
+    """Decoding steps through a window place by place, keys and values cached: each place's feature is
+    the one the head computes over the whole window (teacher forcing)."""
+    lm = tiny(s, window_ar=True, **head)
+    _randomise_window_head(lm)
+    torch.manual_seed(3)
+    u = torch.randn(5, 2, s * s, lm.config.dim)  # (rows, n, s², D)
+    codes = torch.randint(0, lm.config.image_vocab_size, (5, 2, s * s))
+    with torch.no_grad():
+        full = lm.window_ar(lm.window_ar.mix_features(u), codes)  # (rows, n, s², D)
+        for w in range(2):
+            cache = lm.window_ar.new_cache(places=s * s)
+            prev = torch.full((5,), lm.window_ar.start)
+            for j in range(s * s):
+                got = lm.window_ar.step(lm.window_ar.mix_features(u)[:, w, j], prev, j=j, cache=cache)
+                assert torch.allclose(got, full[:, w, j], atol=1e-5), (w, j)
+                prev = codes[:, w, j]
