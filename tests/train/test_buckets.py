@@ -52,12 +52,21 @@ def test_bucket_weights_scale_a_buckets_share_of_the_steps():
         _stream(weights={(8, 8): 2.0})
 
 
+def test_a_bucket_of_weight_zero_is_never_drawn():
+    s = _stream(weights={(2, 2): 0.0, (4, 2): 4.0})  # chunks per epoch: 0 of (2, 2), 2 of (2, 4), 3 of (4, 2)
+    steps = [s.next_step(global_batch=4, grad_accum=1, rank=0, world_size=1)[0][1] for _ in range(30)]
+    assert Counter(tuple(c.shape[1:]) for c in steps) == {(2, 4): 12, (4, 2): 18}
+    with pytest.raises(ValueError, match="one of them > 0"):
+        BucketPlan(_Buckets.buckets, seed=1, chunk=4, weights=[0.0, 0.0, 0.0])
+
+
 def test_bucket_weights_setting_is_parsed_and_checked():
     from tokenshuffle.train.config import TrainConfig
 
     assert TrainConfig(data="random", bucket_weights="32x32=2, 64x32=0.5").bucket_weight_map == {
         (32, 32): 2.0, (64, 32): 0.5}
-    for bad in ("32x32", "32=2", "32x32=0", "axb=1"):
+    assert TrainConfig(data="random", bucket_weights="32x32=0").bucket_weight_map == {(32, 32): 0.0}
+    for bad in ("32x32", "32=2", "32x32=-1", "axb=1"):
         with pytest.raises(ValueError, match="bucket_weights"):
             TrainConfig(data="random", bucket_weights=bad)
 

@@ -5,8 +5,8 @@ weight w_j (default 1), gets ceil(w_j n_j / chunk) chunks holding a fresh permut
 (filled up by wrapping round that permutation, so a weight of 2 shows each item twice), and the chunks
 of all buckets are shuffled together. So every step draws from one bucket, buckets come up in
 proportion to their weighted size, each epoch shows every item at least once (a weight below 1 shows
-only the first part of the bucket's permutation), and the item at a position depends only on (seed,
-position, chunk, weights): resume stays exact.
+only the first part of the bucket's permutation, a weight of 0 none of it), and the item at a position
+depends only on (seed, position, chunk, weights): resume stays exact.
 ``offset`` aligns the chunks to the run's position when the plan is made (a run resumed with another
 batch size), so a step never straddles two chunks.
 """
@@ -21,9 +21,11 @@ class BucketPlan:
                  weights: list[float] | None = None):
         self.buckets, self.seed, self.chunk, self.offset = [np.asarray(b) for b in buckets], seed, chunk, offset
         weights = [1.0] * len(self.buckets) if weights is None else weights
-        if len(weights) != len(self.buckets) or any(w <= 0 for w in weights):
-            raise ValueError(f"bucket weights {weights} must be one number > 0 per bucket ({len(self.buckets)})")
-        self.num_chunks = [max(1, -(-round(w * len(b)) // chunk)) for b, w in zip(self.buckets, weights, strict=True)]
+        if len(weights) != len(self.buckets) or any(w < 0 for w in weights) or not any(w > 0 for w in weights):
+            raise ValueError(f"bucket weights {weights} must be one number >= 0 per bucket ({len(self.buckets)}), "
+                             "one of them > 0")
+        self.num_chunks = [max(1, -(-round(w * len(b)) // chunk)) if w > 0 else 0
+                           for b, w in zip(self.buckets, weights, strict=True)]
         self.epoch_len = chunk * sum(self.num_chunks)
         self._epoch: tuple[int, list[np.ndarray], np.ndarray] | None = None
 

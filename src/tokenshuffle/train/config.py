@@ -145,7 +145,7 @@ class TrainConfig:
 
     @property
     def bucket_weight_map(self) -> dict[tuple[int, int], float]:
-        """``bucket_weights`` parsed: code grid (h, w) -> weight > 0."""
+        """``bucket_weights`` parsed: code grid (h, w) -> weight >= 0."""
         return parse_bucket_weights(self.bucket_weights)
 
     @property
@@ -169,7 +169,8 @@ class TrainConfig:
 
 
 def parse_bucket_weights(text: str) -> dict[tuple[int, int], float]:
-    """``"32x32=3,64x64=1"`` -> {code grid (h, w): weight > 0}; ValueError naming a malformed part."""
+    """``"32x32=3,64x64=0"`` -> {code grid (h, w): weight >= 0 (0: never drawn in training, still
+    evaluated)}; ValueError naming a malformed part."""
     out: dict[tuple[int, int], float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         try:
@@ -179,8 +180,8 @@ def parse_bucket_weights(text: str) -> dict[tuple[int, int], float]:
         except ValueError:
             raise ValueError(f"bucket_weights: {part!r} is not HxW=WEIGHT (a code grid and a number, e.g. "
                              "32x32=2)") from None
-        if not out[(h, w)] > 0 or h < 1 or w < 1:
-            raise ValueError(f"bucket_weights: {part!r} needs a grid of positive sides and a weight > 0")
+        if not out[(h, w)] >= 0 or h < 1 or w < 1:
+            raise ValueError(f"bucket_weights: {part!r} needs a grid of positive sides and a weight >= 0")
     return out
 
 
