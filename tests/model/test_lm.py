@@ -212,7 +212,7 @@ def test_window_ar_step_with_its_cache_equals_the_full_window_head(head, s):
     with torch.no_grad():
         full = lm.window_ar(lm.window_ar.mix_features(u), codes)  # (rows, n, s², D)
         for w in range(2):
-            cache = lm.window_ar.new_cache(places=s * s)
+            cache = lm.window_ar.new_cache(rows=5, places=s * s)
             prev = torch.full((5,), lm.window_ar.start)
             for j in range(s * s):
                 got = lm.window_ar.step(lm.window_ar.mix_features(u)[:, w, j], prev, j=j, cache=cache)

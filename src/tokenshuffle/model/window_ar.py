@@ -18,20 +18,18 @@ def window_attention(h: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, *, heads:
     return proj(a.transpose(1, 2).reshape(B, n, ss, D))  # (B, n, s², D)
 
 
-def cached_window_attention(h: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, *, heads: int, cache: list,
-                            j: int) -> torch.Tensor:
+def cached_window_attention(h: torch.Tensor, qkv: nn.Linear, proj: nn.Linear, *, heads: int,
+                            cache: tuple[torch.Tensor, torch.Tensor], j: int) -> torch.Tensor:
     """(rows, D) normed feature of place j -> (rows, D): causal attention of place j over places 0..j, the
-    keys and values of 0..j-1 read from ``cache`` ([k, v, s²], k and v (rows, H, s², D/H) float32, None
-    before place 0 allocates them) and place j's written there. Plain float32 products: at one query
-    over at most s² keys they cost a few microseconds, where SDPA's reduced-precision CPU path costs
-    hundreds."""
+    keys and values of 0..j-1 read from ``cache`` (k, v: (rows, H, s², D/H) float32) and place j's written
+    there. Plain float32 products: at one query over at most s² keys they cost a few microseconds, where
+    SDPA's reduced-precision CPU path costs hundreds."""
     rows, D = h.shape
     q, k, v = qkv(h).float().view(rows, 3, heads, D // heads).unbind(1)  # 3 x (rows, H, D/H)
-    if cache[0] is None:
-        cache[0], cache[1] = (q.new_empty(rows, heads, cache[2], D // heads) for _ in range(2))
-    cache[0][:, :, j], cache[1][:, :, j] = k, v
-    scores = torch.einsum("rhd,rhkd->rhk", q, cache[0][:, :, : j + 1]) * (D // heads) ** -0.5  # (rows, H, j+1)
-    a = torch.einsum("rhk,rhkd->rhd", scores.softmax(-1), cache[1][:, :, : j + 1])  # (rows, H, D/H)
+    keys, values = cache
+    keys[:, :, j], values[:, :, j] = k, v
+    scores = torch.einsum("rhd,rhkd->rhk", q, keys[:, :, : j + 1]) * (D // heads) ** -0.5  # (rows, H, j+1)
+    a = torch.einsum("rhk,rhkd->rhd", scores.softmax(-1), values[:, :, : j + 1])  # (rows, H, D/H)
     return proj(a.reshape(rows, D).to(h.dtype))  # (rows, D)
 
 
@@ -112,11 +110,16 @@ class WindowAR(nn.Module):
         """(B, n, s², D) features of whole windows -> the same, each having read all s² (``mix``; else u)."""
         return u if self.mix is None else self.mix(u)
 
-    def new_cache(self, *, places: int) -> list[list]:
-        """An empty key/value cache for ``step`` over a window of ``places`` codes: one per attention layer."""
-        return [[None, None, places] for _ in range(1 + len(self.layers))]
+    def new_cache(self, *, rows: int, places: int, device=None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """An empty float32 key/value cache for ``step`` over windows of ``places`` codes, ``rows`` at once:
+        one (k, v) pair of (rows, H, places, D/H) per attention layer."""
+        dim = self.embed.embedding_dim
+        shape = (rows, self.num_heads, places, dim // self.num_heads)
+        return [tuple(torch.empty(shape, dtype=torch.float32, device=device) for _ in range(2))
+                for _ in range(1 + len(self.layers))]
 
-    def step(self, u: torch.Tensor, prev: torch.Tensor, *, j: int, cache: list[list]) -> torch.Tensor:
+    def step(self, u: torch.Tensor, prev: torch.Tensor, *, j: int,
+             cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Incremental ``forward`` for decoding: (rows, D) feature of place j and (rows,) code j-1 (the start
         symbol ``self.start`` at j=0) -> (rows, D), what ``forward`` gives at place j. The places before j
         are read from ``cache`` (``new_cache``, filled by the calls for 0..j-1), so drawing a window of s²

@@ -59,17 +59,8 @@ def sample_window(
     ss = lm.s * lm.s
     features = lm.window_features(hidden)  # (rows, 1, s², D)
     codes = torch.zeros(B, 1, ss, dtype=torch.long, device=hidden.device)  # (B, 1, s²)
-    # Without the window head the logits do not read the window's codes: all s² are drawn at once.
-    # With it code j is drawn from the head's feature at place j, which has read codes 0..j-1 (the head
-    # steps through the window with a key/value cache), and only that row meets the V-way output layer.
-    head = lm.window_ar
-    cache = head.new_cache(places=ss) if head is not None else None
-    prev = torch.full((rows,), head.start if head is not None else 0, dtype=torch.long, device=hidden.device)
-    for part in [slice(j, j + 1) for j in range(ss)] if head is not None else [slice(0, ss)]:
-        if head is not None:
-            f = head.step(features[:, 0, part.start], prev, j=part.start, cache=cache)[:, None]  # (rows, 1, D)
-        else:
-            f = features[:, 0]  # (rows, s², D)
+
+    def draw(f: torch.Tensor, part: slice) -> None:  # (rows, k, D) features of the codes at ``part``
         if sampling.use_cfg:
             # The head is affine in its input (linear, plus CodeFactors' bias), and the guidance weights
             # sum to one, so guiding its input guides its logits: half the rows through the V-way product.
@@ -78,8 +69,18 @@ def sample_window(
         for rows_of, g in row_generators or [(slice(0, B), generator)]:
             codes[rows_of, 0, part] = sample_logits(logits[rows_of], temperature=sampling.temperature,
                                                     top_k=sampling.top_k, top_p=sampling.top_p, generator=g)
-        if head is not None:
-            prev = codes[:, 0, part.start].repeat(rows // B)  # (rows,): the same code for cond and uncond
+
+    head = lm.window_ar
+    if head is None:  # the logits do not read the window's codes: all s² are drawn at once
+        draw(features[:, 0], slice(0, ss))
+        return codes[:, 0]
+    # Code j is drawn from the head's feature at place j, which has read codes 0..j-1 (the head steps
+    # through the window with a key/value cache), and only that row meets the V-way output layer.
+    cache = head.new_cache(rows=rows, places=ss, device=hidden.device)
+    prev = torch.full((rows,), head.start, dtype=torch.long, device=hidden.device)  # (rows,) code j-1
+    for j in range(ss):
+        draw(head.step(features[:, 0, j], prev, j=j, cache=cache)[:, None], slice(j, j + 1))  # (rows, 1, D)
+        prev = codes[:, 0, j].repeat(rows // B)  # the same code for cond and uncond
     return codes[:, 0]  # (B, s²)
 
 
