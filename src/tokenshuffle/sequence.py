@@ -96,9 +96,10 @@ def make_batch(texts: list[list[int]], codes: torch.Tensor, *, lm: TokenShuffleL
     return Batch(prefix, valid, codes_to_windows(codes, s=lm.s), pairs, (h // lm.s, w // lm.s), (h, w))
 
 
-def teacher_forced(lm: TokenShuffleLM, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+def teacher_forced(lm: TokenShuffleLM, batch: Batch, *, colours: bool = False):
     """One forward pass over prefix and codes -> hidden (B, P+N, D) and fp32 image logits (B, N, s², V),
-    window n's logits read at the position before it."""
+    window n's logits read at the position before it; with ``colours`` also the (B, N, s², C) colour
+    log-probabilities of ``LMConfig.prompt_colours`` in them (None for a model without it)."""
     if batch.grid is not None:
         lm = lm.at(batch.grid)
     prefix, windows = batch.prefix, batch.windows
@@ -110,4 +111,7 @@ def teacher_forced(lm: TokenShuffleLM, batch: Batch) -> tuple[torch.Tensor, torc
     if batch.window_grid is not None:
         window_pos = next_window_positions(input_pos, image_start=P, window_grid=batch.window_grid)  # (P+N, 4)
     hidden = lm(prefix, windows, input_pos=input_pos, valid=valid, window_pos=window_pos)  # (B, P+N, D)
-    return hidden, lm.image_logits(hidden[:, P - 1 : P - 1 + N], codes=windows).float()
+    f = lm.code_features(lm.window_features(hidden[:, P - 1 : P - 1 + N]), codes=windows)  # (B, N, s², D)
+    log_q = lm.colour_log_probs(f, lm.prompt_context(prefix, batch.valid))  # (B, N, s², C) or None
+    logits = lm.visual_head(f, colours=log_q).float()  # (B, N, s², V)
+    return (hidden, logits, log_q) if colours else (hidden, logits)

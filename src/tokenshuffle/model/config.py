@@ -53,6 +53,9 @@ class LMConfig:
     # Beyond the paper: > 0 embeds and scores image codes linearly in this many fixed features of what each
     # code draws (model.code_factors.CodeFactors) instead of a free row per code; 0 is the plain model.
     code_factors: int = 0
+    # Beyond the paper: > 0 adds to each image code's logit a colour term read from the prompt's words alone
+    # (model.prompt_colours.PromptColours) over this many colour classes; 0 is the plain model.
+    prompt_colours: int = 0
     # Beyond the paper: (h, w, s) entries, a code grid this model serves with its own window s (larger than
     # shuffle_window) so the decoder sees the window grid it was trained on: TokenShuffle, TokenUnshuffle
     # and the window head of that s are the grid's own (``lm.at(grid)``); embeddings, decoder and output are
@@ -93,6 +96,8 @@ class LMConfig:
             object.__setattr__(self, "rope_scaling", _check_rope_scaling(self.rope_scaling))
         if self.code_factors < 0:
             raise ValueError(f"LMConfig.code_factors must be >= 0 (0 = off), got {self.code_factors}")
+        if self.prompt_colours < 0:
+            raise ValueError(f"LMConfig.prompt_colours must be >= 0 (0 = off), got {self.prompt_colours}")
         if self.num_mlp_blocks < 0:
             raise ValueError(f"LMConfig.num_mlp_blocks must be >= 0, got {self.num_mlp_blocks}")
         object.__setattr__(self, "grid_windows", _check_grid_windows(self))

@@ -20,6 +20,7 @@ from tokenshuffle.model.code_factors import CodeFactors
 from tokenshuffle.model.config import LMConfig
 from tokenshuffle.model.decoder import Decoder
 from tokenshuffle.model.layers import kernels_ready, linear
+from tokenshuffle.model.prompt_colours import PromptColours
 from tokenshuffle.model.shuffle import TokenShuffle, TokenUnshuffle
 from tokenshuffle.model.window_ar import WindowAR
 from tokenshuffle.model.window_pos import WindowPosition
@@ -38,6 +39,11 @@ class TokenShuffleLM(nn.Module):
         self.code_factors = None
         if config.code_factors:
             self.code_factors = CodeFactors(config.image_vocab_size, config.code_factors, config.dim)
+        self.prompt_colours = None
+        if config.prompt_colours:
+            self.prompt_colours = PromptColours(image_vocab_size=config.image_vocab_size, classes=config.prompt_colours,
+                                                text_vocab_size=config.text_vocab_size,
+                                                max_text_len=config.max_text_len, dim=config.dim)
         self.window_pos = None
         if config.window_pos:
             self.window_pos = WindowPosition(config.dim, max_side=config.max_grid_size)
@@ -52,6 +58,8 @@ class TokenShuffleLM(nn.Module):
                 m.reset_output()
         if self.window_pos is not None:
             self.window_pos.reset()
+        if self.prompt_colours is not None:
+            self.prompt_colours.reset()
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
@@ -139,21 +147,40 @@ class TokenShuffleLM(nn.Module):
         (causal, so k < s² gives the same first k features), none of them without."""
         return features if self.window_ar is None else self.window_ar(features, codes)
 
-    def visual_head(self, features: torch.Tensor) -> torch.Tensor:
+    def prompt_context(self, prefix: torch.Tensor, valid: torch.Tensor):
+        """What ``LMConfig.prompt_colours`` reads of the (B, P) prefixes (``PromptColours.context``), or None
+        for a model without it."""
+        return None if self.prompt_colours is None else self.prompt_colours.context(prefix, valid)
+
+    def colour_log_probs(self, features: torch.Tensor, context) -> torch.Tensor | None:
+        """(B, ..., D) code features -> (B, ..., C) colour log-probabilities from the prompt's words
+        (``PromptColours``), or None for a model without it."""
+        if self.prompt_colours is None:
+            return None
+        if context is None:
+            raise ValueError("this model has LMConfig.prompt_colours: its code logits need the prompt context "
+                             "(lm.prompt_context(prefix, valid))")
+        return self.prompt_colours.log_probs(features, context)
+
+    def visual_head(self, features: torch.Tensor, *, colours: torch.Tensor | None = None) -> torch.Tensor:
         """(..., D) code features -> (..., V) logits over the image codes (the shared output layer's rows, or
-        ``CodeFactors``)."""
+        ``CodeFactors``), plus ``colours`` (..., C) from ``colour_log_probs`` where given."""
         if self.code_factors is not None:
-            return self.code_factors.logits(features)
-        return linear(features, self.output.weight[self.config.image_offset :])
+            logits = self.code_factors.logits(features)
+        else:
+            logits = linear(features, self.output.weight[self.config.image_offset :])
+        return logits if colours is None else self.prompt_colours.add(logits, colours)
 
-    def code_logits(self, features: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:
-        """(B, n, s², D) window features and the (B, n, s²) codes of those windows -> (B, n, s², V) logits."""
-        return self.visual_head(self.code_features(features, codes=codes))
+    def code_logits(self, features: torch.Tensor, *, codes: torch.Tensor, context=None) -> torch.Tensor:
+        """(B, n, s², D) window features and the (B, n, s²) codes of those windows -> (B, n, s², V) logits;
+        ``context``: ``prompt_context`` of the rows (models with ``LMConfig.prompt_colours``)."""
+        f = self.code_features(features, codes=codes)
+        return self.visual_head(f, colours=self.colour_log_probs(f, context))
 
-    def image_logits(self, hidden: torch.Tensor, *, codes: torch.Tensor) -> torch.Tensor:
+    def image_logits(self, hidden: torch.Tensor, *, codes: torch.Tensor, context=None) -> torch.Tensor:
         """(B, n, D) hidden -> (B, n, s², V) logits of the s² codes of each position's next window, whose
         codes (B, n, s²) are given (teacher forcing; see ``code_logits``)."""
-        return self.code_logits(self.window_features(hidden), codes=codes)
+        return self.code_logits(self.window_features(hidden), codes=codes, context=context)
 
     def text_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, L, D) hidden -> (B, L, vocab) logits over the whole vocabulary (text loss, EOI)."""
@@ -202,6 +229,7 @@ class _GridView(TokenShuffleLM):
         self.tok_embeddings, self.decoder, self.output = own.tok_embeddings, own.decoder, own.output
         self.shuffle, self.unshuffle, self.window_ar = mods.shuffle, mods.unshuffle, mods.window_ar
         self.code_factors, self.window_pos = base.code_factors, base.window_pos
+        self.prompt_colours = base.prompt_colours
         self.grid_modules = nn.ModuleDict()
         self._views = {}
         object.__setattr__(self, "_base", base)  # a plain reference: not a submodule of its own view

@@ -49,11 +49,13 @@ def decode_step(
 def sample_window(
     lm: TokenShuffleLM, hidden: torch.Tensor, *, scale: float, sampling: SamplingConfig,
     generator: torch.Generator | None = None, row_generators: list[tuple[slice, torch.Generator]] | None = None,
+    context=None,
 ) -> torch.Tensor:
     """(rows, 1, D) hidden states -> (B, s²) codes of the next window; rows = 2B laid out [cond; uncond]
     under guidance (CFG is applied to every code's logits), B otherwise. ``row_generators`` draws each
     slice of the B rows from its own generator (the server's requests sharing one batch) instead of
-    ``generator``: the network still runs once, and each slice gets the calls a lone request makes."""
+    ``generator``: the network still runs once, and each slice gets the calls a lone request makes.
+    ``context``: ``lm.prompt_context`` of the rows' prefixes (models with ``LMConfig.prompt_colours``)."""
     rows = hidden.shape[0]
     B = rows // 2 if sampling.use_cfg else rows
     ss = lm.s * lm.s
@@ -61,11 +63,14 @@ def sample_window(
     codes = torch.zeros(B, 1, ss, dtype=torch.long, device=hidden.device)  # (B, 1, s²)
 
     def draw(f: torch.Tensor, part: slice) -> None:  # (rows, k, D) features of the codes at ``part``
+        colours = lm.colour_log_probs(f, context)  # (rows, k, C) or None
         if sampling.use_cfg:
             # The head is affine in its input (linear, plus CodeFactors' bias), and the guidance weights
             # sum to one, so guiding its input guides its logits: half the rows through the V-way product.
+            # The prompt-colour term is added to the logits, so it is guided on its own.
             f = cfg_combine(f, scale)  # (B, k, D)
-        logits = lm.visual_head(f)  # (B, k, V)
+            colours = None if colours is None else cfg_combine(colours, scale)  # (B, k, C)
+        logits = lm.visual_head(f, colours=colours)  # (B, k, V)
         for rows_of, g in row_generators or [(slice(0, B), generator)]:
             codes[rows_of, 0, part] = sample_logits(logits[rows_of], temperature=sampling.temperature,
                                                     top_k=sampling.top_k, top_p=sampling.top_p, generator=g)
@@ -200,6 +205,7 @@ def generate(
     window_pos = next_window_positions(torch.arange(P + num_positions, device=device), image_start=P,
                                        window_grid=(h // s, w // s))  # (P+N, 4)
     step_valid = torch.ones(rows, 1, dtype=torch.bool, device=device)
+    context = lm.prompt_context(prefix, valid)
     out = torch.empty(B, num_positions, s * s, dtype=torch.long, device=device)  # (B, N, s²)
 
     lm.setup_cache(batch=rows, max_len=cache_len(lm, num_positions))
@@ -213,7 +219,8 @@ def generate(
                                   window_pos=window_pos[P + t - 1 : P + t])  # beside positions[t - 1]
                 if compile and graphs:
                     hidden = hidden.clone()  # a CUDA-graph output is overwritten by the next replay
-            out[:, t] = sample_window(lm, hidden, scale=scales[t], sampling=sampling, generator=generator)
+            out[:, t] = sample_window(lm, hidden, scale=scales[t], sampling=sampling, generator=generator,
+                                      context=context)
             if progress is not None:
                 progress(t + 1)
     finally:

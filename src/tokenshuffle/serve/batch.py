@@ -30,10 +30,10 @@ class Member:
 
 
 def sample_rows(lm, hidden: torch.Tensor, *, scale: float, sampling: SamplingConfig,
-                members: list[Member]) -> torch.Tensor:
+                members: list[Member], context=None) -> torch.Tensor:
     """``sampling.generate.sample_window`` with one generator per member: (rows, 1, D) -> (B, s²) codes."""
     gens = [(slice(m.start, m.start + len(m.texts)), m.generator) for m in members]
-    return sample_window(lm, hidden, scale=scale, sampling=sampling, row_generators=gens)
+    return sample_window(lm, hidden, scale=scale, sampling=sampling, row_generators=gens, context=context)
 
 
 class DecodeBatch:
@@ -60,6 +60,7 @@ class DecodeBatch:
         self.out = torch.empty(len(texts), self.num_positions, s * s, dtype=torch.long, device=device)  # (B, N, s²)
         lm.setup_cache(batch=prefix.shape[0], max_len=P + self.num_positions)
         self.hidden = prefill(lm, prefix, valid=valid, window_pos=window_pos[:P])  # (rows, 1, D)
+        self.context = lm.prompt_context(prefix, valid)  # tensors with the rows first, or None
 
     def _reindex(self) -> None:
         start = 0
@@ -80,7 +81,7 @@ class DecodeBatch:
             self.hidden = decode_step(lm, fed, input_pos=self.positions[t - 1 : t], valid=step_valid,
                                       window_pos=self.window_pos[t - 1 : t])
         self.out[:, t] = sample_rows(lm, self.hidden, scale=self.scales[t], sampling=self.sampling,
-                                     members=self.members)
+                                     members=self.members, context=self.context)
         self.t += 1
 
     def drop(self, keys: set) -> None:
@@ -94,6 +95,8 @@ class DecodeBatch:
         rows = torch.cat([idx, idx + B]) if self.sampling.use_cfg else idx  # the same rows of both CFG halves
         self.out, self.hidden = self.out[idx], self.hidden[rows]
         self.lm.keep_cache_rows(rows)
+        if self.context is not None:
+            self.context = tuple(x[rows] for x in self.context)
         self.members = keep
         self._reindex()
 

@@ -128,10 +128,12 @@ def fit_code_factors(lm: TokenShuffleLM, parent_config, state: dict) -> dict:
 
 
 def fill_code_factors(lm: TokenShuffleLM, cfg: TrainConfig) -> None:
-    """Measure the code features of ``lm.code_factors`` on ``cfg.code_factor_images`` with ``cfg.vq``."""
+    """Measure what each code draws on ``cfg.code_factor_images`` with ``cfg.vq``: the features of
+    ``lm.code_factors`` and the colour classes of ``lm.prompt_colours``, where the model has them."""
     if not (cfg.vq and cfg.code_factor_images):
-        raise ValueError(f"lm.code_factors={cfg.lm.code_factors} needs vq and code_factor_images (the images whose "
-                         "patches say what each code draws), or an init_from parent that has code factors")
+        named = [f"lm.{n}={getattr(cfg.lm, n)}" for n in ("code_factors", "prompt_colours") if getattr(cfg.lm, n)]
+        raise ValueError(f"{' and '.join(named)} {'need' if len(named) > 1 else 'needs'} vq and code_factor_images "
+                         "(the images whose patches say what each code draws), or an init_from parent that has them")
     from tokenshuffle.data.folder import ImageCaptionFolder
     from tokenshuffle.data.shapes import COLORS
     from tokenshuffle.vq import VQTokenizer
@@ -143,6 +145,13 @@ def fill_code_factors(lm: TokenShuffleLM, cfg: TrainConfig) -> None:
     batches = (torch.stack([folder[i]["image"] for i in range(start, min(num, start + 32))])
                for start in range(0, num, 32))
     table, counts = palette_factors(vq, batches, palette=COLORS)
+    if lm.prompt_colours is not None:
+        if lm.prompt_colours.classes != len(COLORS):
+            raise ValueError(f"lm.prompt_colours={cfg.lm.prompt_colours}: the scene palette has {len(COLORS)} colours")
+        lm.prompt_colours.set_classes(table[:, : len(COLORS) + 1].argmax(1))  # an unused code's zero row: class 0
+        lm.prompt_colours.code_class[counts == 0] = len(COLORS)
+    if lm.code_factors is None:
+        return
     if table.shape != lm.code_factors.table.shape:
         raise ValueError(f"lm.code_factors={cfg.lm.code_factors}: the scene palette with this tokenizer gives "
                          f"{table.shape[1]} features per code")
@@ -173,7 +182,9 @@ def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:
         torch.manual_seed(cfg.seed)
         lm = TokenShuffleLM(cfg.lm)
     parent = resolve_parent(cfg.init_from) if cfg.init_from else None
-    if lm.code_factors is not None and (parent is None or not _parent_config(parent).get("code_factors")):
+    parent_has = _parent_config(parent) if parent is not None else {}
+    if ((lm.code_factors is not None and not parent_has.get("code_factors"))
+            or (lm.prompt_colours is not None and not parent_has.get("prompt_colours"))):
         fill_code_factors(lm, cfg)
     info = {"init": cfg.init_from, **carry_over(lm, parent)} if parent is not None else {"init": "scratch"}
     if cfg.grid_init_from:

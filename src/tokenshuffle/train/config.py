@@ -33,8 +33,9 @@ class TrainConfig:
     data: str = "scenes"
     eval_data: str = ""  # held-out code shards; "" = the same kind as `data` with `eval_seed`
     vq: str = ""  # VQ tokenizer folder: needed for "scenes" and for sample grids
-    # lm.code_factors > 0: an image-caption folder whose patches, encoded by `vq`, give each code its colour and
-    # outline (vq.code_factors.palette_factors, the scene palette); not needed when init_from carries them.
+    # lm.code_factors or lm.prompt_colours > 0: an image-caption folder whose patches, encoded by `vq`, give each
+    # code its colour and outline (vq.code_factors.palette_factors, the scene palette); not needed when
+    # init_from carries them.
     code_factor_images: str = ""
     code_factor_num_images: int = 1000
     scene_style: str = "textured"  # "scenes": "textured", "canonical" or "fixed" (data.scene_style.STYLES)
@@ -69,6 +70,7 @@ class TrainConfig:
     contrast: str = ""  # "" = off, or a data.caption_swaps.RULES name ("scenes")
     contrast_weight: float = 0.0
     contrast_margin: float = 10.0  # nats per image
+    colour_weight: float = 0.0  # lm.prompt_colours: weight of its colour guess's cross-entropy (train.step)
     max_bad_steps: int = 10  # stop after this many NaN/inf losses in a row
     # "" trains every weight; else comma-separated name prefixes ("grid_modules.") of the only weights that
     # train, the rest frozen (a stage that adds modules to a shipped model and must not change what it does).
@@ -123,6 +125,7 @@ class TrainConfig:
         if self.contrast:
             check_choice("contrast", self.contrast, tuple(CONTRAST_RULES))
         check_range("contrast_weight", self.contrast_weight, low=0)
+        check_range("colour_weight", self.colour_weight, low=0)
         check_range("contrast_margin", self.contrast_margin, low=0)
         if (self.contrast_weight > 0) != bool(self.contrast):
             raise ValueError(f"contrast={self.contrast!r} and contrast_weight={self.contrast_weight}: set both "

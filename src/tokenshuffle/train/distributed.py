@@ -85,7 +85,8 @@ def wrap(lm: TokenShuffleLM, cfg: TrainConfig, info: DistInfo) -> nn.Module:
     if cfg.compile:
         apply_compile(lm)
     module = LossModule(lm, LossConfig(z_loss_weight=cfg.z_loss_weight, text_loss_weight=cfg.text_loss_weight,
-                                        contrast_weight=cfg.contrast_weight, contrast_margin=cfg.contrast_margin))
+                                        contrast_weight=cfg.contrast_weight, contrast_margin=cfg.contrast_margin,
+                                        colour_weight=cfg.colour_weight))
     if uses_fsdp(cfg, info):
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 

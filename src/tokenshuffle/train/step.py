@@ -27,18 +27,23 @@ class LossConfig:
     text_loss_weight: float = 0.0
     contrast_weight: float = 0.0
     contrast_margin: float = 10.0  # nats per image
+    # LMConfig.prompt_colours: weight of the cross-entropy of its colour guess against each coloured target
+    # code's colour class (model.prompt_colours)
+    colour_weight: float = 0.0
 
     def __post_init__(self) -> None:
         check_range("z_loss_weight", self.z_loss_weight, low=0)
         check_range("text_loss_weight", self.text_loss_weight, low=0)
         check_range("contrast_weight", self.contrast_weight, low=0)
         check_range("contrast_margin", self.contrast_margin, low=0)
+        check_range("colour_weight", self.colour_weight, low=0)
 
 
 def lm_loss(lm: TokenShuffleLM, batch: Batch, *, loss: LossConfig = LossConfig()) -> tuple[torch.Tensor, dict]:
     """Total loss and float metrics: image_ce (nats per image token), bits_per_token, z_loss, text_ce,
-    and with contrast_weight > 0 contrast (the weighted term) and contrast_delta (mean delta, nats)."""
-    hidden, logits = teacher_forced(lm, batch)  # (B + K, P+N, D), (B + K, N, s², V)
+    with contrast_weight > 0 contrast (the weighted term) and contrast_delta (mean delta, nats), and with
+    colour_weight > 0 colour_ce (nats per coloured code, the prompt-colour guess of ``LMConfig.prompt_colours``)."""
+    hidden, logits, log_q = teacher_forced(lm, batch, colours=True)  # (B + K, P+N, D), (B + K, N, s², V)
     K = 0 if batch.pairs is None else batch.pairs.shape[0]
     B = batch.prefix.shape[0] - K  # rows with their own caption; the last K hold negatives
     nll = F.cross_entropy(logits.flatten(0, 2), batch.windows.flatten(), reduction="none")  # ((B+K)·N·s²,)
@@ -56,6 +61,13 @@ def lm_loss(lm: TokenShuffleLM, batch: Batch, *, loss: LossConfig = LossConfig()
             term = loss.contrast_weight * F.softplus(loss.contrast_margin - delta).mean() / nll.shape[1]
             total = total + term
             metrics["contrast"], metrics["contrast_delta"] = term.item(), delta.mean().item()
+    if loss.colour_weight > 0 and log_q is not None:
+        target = lm.prompt_colours.code_class[batch.windows[:B]]  # (B, N, s²) colour class of each target code
+        coloured = target < lm.prompt_colours.classes
+        colour_ce = (F.nll_loss(log_q[:B][coloured].float(), target[coloured]) if coloured.any()
+                     else log_q.sum() * 0)
+        total = total + loss.colour_weight * colour_ce
+        metrics["colour_ce"] = colour_ce.item()
     if loss.z_loss_weight > 0:
         z = logits.logsumexp(dim=-1).pow(2).mean()
         total = total + loss.z_loss_weight * z
