@@ -18,12 +18,13 @@ def tiny(s=2, **overrides):
 
 def coloured(s=2, *, window_ar=True):
     """A tiny model with prompt colours: codes 0..47 of classes 0, 1, 2 in turn, 48..63 of none; word 5
-    stands for class 1 (a large value), every other word for nothing."""
+    names class 1 (read at a large strength), every other word no colour."""
     lm = tiny(s, window_ar=window_ar, prompt_colours=C)
     classes = torch.where(torch.arange(64) < 48, torch.arange(64) % C, C)
     lm.prompt_colours.set_classes(classes)
+    lm.prompt_colours.set_words(torch.where(torch.arange(lm.config.text_vocab_size) == 5, 1, C))
     with torch.no_grad():
-        lm.prompt_colours.word_value.weight[5, 1] = 40.0
+        lm.prompt_colours.strength.fill_(40.0)
     return lm
 
 
@@ -35,9 +36,9 @@ def plain_twin(lm):
 
 
 @pytest.mark.parametrize("s", [1, 2])
-def test_a_fresh_term_leaves_the_code_logits_and_samples_unchanged(s):
+def test_without_colour_words_the_term_leaves_the_code_logits_and_samples_unchanged(s):
     lm = tiny(s, window_ar=s > 1, prompt_colours=C)
-    lm.prompt_colours.set_classes(torch.arange(64) % (C + 1))
+    lm.prompt_colours.set_classes(torch.arange(64) % (C + 1))  # no word names a colour: q is uniform
     twin = plain_twin(lm)
     codes = torch.randint(0, 64, (2, 4, 4), generator=torch.Generator().manual_seed(1))
     batch = make_batch([[5, 4], [6]], codes, lm=lm)
@@ -121,5 +122,7 @@ def test_bad_classes_and_config_are_refused():
     lm = coloured()
     with pytest.raises(ValueError, match=r"code classes must be a \(64,\) tensor in \[0, 3\]"):
         lm.prompt_colours.set_classes(torch.full((64,), 4))
+    with pytest.raises(ValueError, match=r"word classes must be a \(256,\) tensor in \[0, 3\]"):
+        lm.prompt_colours.set_words(torch.full((255,), 0))
     with pytest.raises(ValueError, match="prompt_colours must be >= 0"):
         ts.LMConfig.preset("tiny", prompt_colours=-1)

@@ -148,14 +148,30 @@ def fill_code_factors(lm: TokenShuffleLM, cfg: TrainConfig) -> None:
     if lm.prompt_colours is not None:
         if lm.prompt_colours.classes != len(COLORS):
             raise ValueError(f"lm.prompt_colours={cfg.lm.prompt_colours}: the scene palette has {len(COLORS)} colours")
-        lm.prompt_colours.set_classes(table[:, : len(COLORS) + 1].argmax(1))  # an unused code's zero row: class 0
-        lm.prompt_colours.code_class[counts == 0] = len(COLORS)
+        classes = table[:, : len(COLORS) + 1].argmax(1)  # (V,) an unused code's zero row says 0: no colour instead
+        lm.prompt_colours.set_classes(torch.where(counts > 0, classes, len(COLORS)))
+        lm.prompt_colours.set_words(colour_word_classes(load_tokenizer(cfg, lm), lm.config.text_vocab_size))
     if lm.code_factors is None:
         return
     if table.shape != lm.code_factors.table.shape:
         raise ValueError(f"lm.code_factors={cfg.lm.code_factors}: the scene palette with this tokenizer gives "
                          f"{table.shape[1]} features per code")
     lm.code_factors.set_table(table, counts)
+
+
+def colour_word_classes(tokenizer, vocab_size: int) -> torch.Tensor:
+    """(vocab_size,) the scene palette's class of every token that is a colour's name (data.shapes.COLORS, in
+    order), and len(COLORS) for every other token; each name must be one token."""
+    from tokenshuffle.data.shapes import COLORS
+
+    out = torch.full((vocab_size,), len(COLORS), dtype=torch.long)
+    for k, name in enumerate(COLORS):
+        ids = tokenizer.encode(name)
+        if len(ids) != 1 or ids[0] >= vocab_size:
+            raise ValueError(f"lm.prompt_colours reads colour words as single tokens: the text tokenizer makes "
+                             f"{name!r} {ids}")
+        out[ids[0]] = k
+    return out
 
 
 def _move_vocab_rows(rows: torch.Tensor, *, old, new, fresh: torch.Tensor) -> torch.Tensor:
