@@ -105,3 +105,34 @@ def test_grid_init_from_names_the_grids_it_takes(value):
     with pytest.raises(ValueError, match=r"grid_init_from takes HxW=PATH entries for grids of lm.grid_windows "
                                          r"\(16x16\), got"):
         TrainConfig(lm=config, grid_init_from=value, data="random")
+
+
+def test_prompt_colours_read_each_palette_name_as_its_own_class_and_refuse_split_or_unknown_names():
+    from tokenshuffle.data.shapes import COLORS
+    from tokenshuffle.text import ByteTokenizer, WordTokenizer
+    from tokenshuffle.train.build import colour_word_classes
+
+    names = list(COLORS)
+    tok = WordTokenizer(["<unk>", "a", "photo", "heart", *reversed(names)])
+    classes = colour_word_classes(tok, 32)
+    for k, name in enumerate(names):
+        assert classes[tok.encode(name)[0]] == k
+    assert (classes[[0, 1, 2, 3]] == len(names)).all() and (classes[4 + len(names):] == len(names)).all()
+    with pytest.raises(ValueError, match=r"single tokens: the text tokenizer makes 'red' \[114, 101, 100\]"):
+        colour_word_classes(ByteTokenizer(), 256)
+    with pytest.raises(ValueError, match=r"makes 'white' \[0\] \(decoded '<unk>'\)"):
+        colour_word_classes(WordTokenizer(["<unk>", *names[:-1]]), 32)
+
+
+def test_a_prompt_colour_stage_without_a_parent_that_has_them_needs_images_to_measure_the_codes(tmp_path):
+    from tokenshuffle.train.build import build_lm
+    from tokenshuffle.train.config import TrainConfig
+
+    save_lm(_lm(PARENT, seed=0), tmp_path / "parent")
+    cfg = TrainConfig(lm=dataclasses.replace(PARENT, prompt_colours=10), init_from=str(tmp_path / "parent"),
+                      data="random")
+    with pytest.raises(ValueError, match=r"^lm.prompt_colours=10 needs vq and code_factor_images"):
+        build_lm(cfg)
+    both = dataclasses.replace(cfg, lm=dataclasses.replace(PARENT, prompt_colours=10, code_factors=24))
+    with pytest.raises(ValueError, match=r"^lm.code_factors=24 and lm.prompt_colours=10 need vq"):
+        build_lm(both)

@@ -161,15 +161,15 @@ def fill_code_factors(lm: TokenShuffleLM, cfg: TrainConfig) -> None:
 
 def colour_word_classes(tokenizer, vocab_size: int) -> torch.Tensor:
     """(vocab_size,) the scene palette's class of every token that is a colour's name (data.shapes.COLORS, in
-    order), and len(COLORS) for every other token; each name must be one token."""
+    order), and len(COLORS) for every other token; each name must be one token of its own (not unknown)."""
     from tokenshuffle.data.shapes import COLORS
 
     out = torch.full((vocab_size,), len(COLORS), dtype=torch.long)
     for k, name in enumerate(COLORS):
         ids = tokenizer.encode(name)
-        if len(ids) != 1 or ids[0] >= vocab_size:
+        if len(ids) != 1 or ids[0] >= vocab_size or tokenizer.decode(ids).strip().lower() != name:
             raise ValueError(f"lm.prompt_colours reads colour words as single tokens: the text tokenizer makes "
-                             f"{name!r} {ids}")
+                             f"{name!r} {ids} (decoded {tokenizer.decode(ids)!r})")
         out[ids[0]] = k
     return out
 
