@@ -64,3 +64,30 @@ def test_a_model_with_window_positions_decodes_as_generate_does(pipe):
     want = generate(lm, [enc], grid=(4, 8), sampling=SAMPLING, generator=torch.Generator().manual_seed(4))
     plain = generate(pipe.lm, [enc], grid=(4, 8), sampling=SAMPLING, generator=torch.Generator().manual_seed(4))
     assert torch.equal(got[0], want) and not torch.equal(want, plain)
+
+
+@torch.no_grad()
+def test_a_model_with_prompt_colours_decodes_as_generate_does_and_drop_keeps_each_rows_prompt(pipe):
+    import dataclasses
+    import types
+
+    from tokenshuffle.model.lm import TokenShuffleLM
+
+    lm = TokenShuffleLM(dataclasses.replace(pipe.lm.config, prompt_colours=3)).eval()
+    lm.load_state_dict(pipe.lm.state_dict(), strict=False)
+    V, vocab = lm.config.image_vocab_size, lm.config.text_vocab_size
+    lm.prompt_colours.set_classes(torch.arange(V) % 4)
+    words = torch.full((vocab,), 3)  # the fixture's tokenizer is bytes: "r" names class 0, "b" class 1
+    words[ord("r")], words[ord("b")] = 0, 1
+    lm.prompt_colours.set_words(words)
+    coloured = types.SimpleNamespace(lm=lm, text_tokenizer=pipe.text_tokenizer)
+    prompts = [("a red circle", 4), ("a blue star", 5), ("a circle", 6)]
+    want = {i: generate(lm, [pipe.text_tokenizer.encode(p)], grid=(4, 8), sampling=SAMPLING,
+                        generator=torch.Generator().manual_seed(seed)) for i, (p, seed) in enumerate(prompts)}
+    assert not torch.equal(want[0], generate(pipe.lm, [pipe.text_tokenizer.encode("a red circle")], grid=(4, 8),
+                                             sampling=SAMPLING, generator=torch.Generator().manual_seed(4)))
+    batch = DecodeBatch(lm, members(coloured, prompts), grid=(4, 8), sampling=SAMPLING)
+    batch.step()
+    batch.drop({0})  # the rows after it move up; their prompts' colour context must move with them
+    got = run(batch)
+    assert set(got) == {1, 2} and all(torch.equal(got[i], want[i]) for i in (1, 2))
