@@ -127,7 +127,7 @@ def fit_code_factors(lm: TokenShuffleLM, parent_config, state: dict) -> dict:
     return out
 
 
-def fill_code_factors(lm: TokenShuffleLM, cfg: TrainConfig) -> None:
+def measure_codes(lm: TokenShuffleLM, cfg: TrainConfig) -> None:
     """Measure what each code draws on ``cfg.code_factor_images`` with ``cfg.vq``: the features of
     ``lm.code_factors`` and the colour classes of ``lm.prompt_colours``, where the model has them."""
     if not (cfg.vq and cfg.code_factor_images):
@@ -201,7 +201,7 @@ def build_lm(cfg: TrainConfig) -> tuple[TokenShuffleLM, dict]:
     parent_has = _parent_config(parent) if parent is not None else {}
     if ((lm.code_factors is not None and not parent_has.get("code_factors"))
             or (lm.prompt_colours is not None and not parent_has.get("prompt_colours"))):
-        fill_code_factors(lm, cfg)
+        measure_codes(lm, cfg)
     info = {"init": cfg.init_from, **carry_over(lm, parent)} if parent is not None else {"init": "scratch"}
     if cfg.grid_init_from:
         info["grids"] = carry_grids(lm, cfg.grid_init_from)
