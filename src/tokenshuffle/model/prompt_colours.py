@@ -68,8 +68,9 @@ class PromptColours(nn.Module):
         return given
 
     def context(self, prefix: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, P) prefix ids and validity -> keys (B, P+1, K), values (B, P+1, C) and mask (B, P+1) over the
-        prompt's words and the null slot (last); everything but the words is masked."""
+        """(B, P) prefix ids and validity -> float32 keys (B, P+1, K), values (B, P+1, C) and mask (B, P+1) over
+        the prompt's words and the null slot (last); everything but the words is masked. Made once per prompt
+        batch and read for every drawn code."""
         B = prefix.shape[0]
         words = valid & (prefix < self.null)  # (B, P) text tokens (ids below the specials)
         word = torch.where(words, prefix, self.null)  # (B, P)
@@ -81,16 +82,16 @@ class PromptColours(nn.Module):
         keys = self.word_key(word) + self.next_key(nxt) + self.place_key(place)  # (B, P+1, K)
         values = F.one_hot(self.word_class[word], self.classes + 1)[..., : self.classes] * self.strength  # (B, P+1, C)
         mask = torch.cat([words, words.new_ones(B, 1)], dim=1)  # (B, P+1)
-        return keys, values, mask
+        return keys.float(), values.float(), mask
 
     def log_probs(self, features: torch.Tensor, context) -> torch.Tensor:
         """(B, ..., D) code features and ``context`` of their rows -> (B, ..., C) colour log-probabilities."""
         keys, values, mask = context
         B, shape = features.shape[0], features.shape[1:-1]
         q = self.query(features.reshape(B, -1, features.shape[-1])).float()  # (B, M, K)
-        scores = q @ keys.float().transpose(1, 2) / math.sqrt(KEY_DIM)  # (B, M, P+1)
+        scores = q @ keys.transpose(1, 2) / math.sqrt(KEY_DIM)  # (B, M, P+1)
         scores = scores.masked_fill(~mask[:, None], float("-inf"))
-        mixed = scores.softmax(-1) @ values.float()  # (B, M, C)
+        mixed = scores.softmax(-1) @ values  # (B, M, C)
         return F.log_softmax(mixed, dim=-1).reshape(B, *shape, self.classes)
 
     def add(self, logits: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
