@@ -110,3 +110,10 @@ def test_contrast_needs_a_rule_set_and_a_weight_together():
     for kw in ({"contrast": "scenes"}, {"contrast_weight": 1.0}):
         with pytest.raises(ValueError, match="set both"):
             TrainConfig(data="random", **kw)
+
+
+def test_colour_weight_needs_the_colour_term():
+    with_term = dataclasses.replace(TrainConfig(data="random").lm, prompt_colours=10)
+    assert TrainConfig(data="random", lm=with_term, colour_weight=1.0).colour_weight == 1.0
+    with pytest.raises(ValueError, match=r"colour_weight=1.0 .* needs lm.prompt_colours > 0"):
+        TrainConfig(data="random", colour_weight=1.0)

@@ -130,6 +130,9 @@ class TrainConfig:
         if (self.contrast_weight > 0) != bool(self.contrast):
             raise ValueError(f"contrast={self.contrast!r} and contrast_weight={self.contrast_weight}: set both "
                              "(a rule set and a weight > 0) or neither")
+        if self.colour_weight > 0 and not self.lm.prompt_colours:
+            raise ValueError(f"colour_weight={self.colour_weight} weights the colour term's loss: it needs "
+                             "lm.prompt_colours > 0")
         check_range("sample_guidance_scale", self.sample_guidance_scale, low=0)
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
