@@ -16,13 +16,14 @@ def tiny(s=2, **overrides):
     return ts.TokenShuffleLM(ts.LMConfig.preset("tiny", shuffle_window=s, **overrides)).eval()
 
 
-def coloured(s=2, *, window_ar=True):
+def coloured(s=2, *, window_ar=True, colour_blind=False):
     """A tiny model with prompt colours: codes 0..47 of classes 0, 1, 2 in turn, 48..63 of none; word 5
-    names class 1 (read at a large strength), every other word no colour."""
-    lm = tiny(s, window_ar=window_ar, prompt_colours=C)
+    names class 1 and word 6 class 2 (read at a large strength), every other word no colour."""
+    lm = tiny(s, window_ar=window_ar, prompt_colours=C, colour_blind=colour_blind)
     classes = torch.where(torch.arange(64) < 48, torch.arange(64) % C, C)
     lm.prompt_colours.set_classes(classes)
-    lm.prompt_colours.set_words(torch.where(torch.arange(lm.config.text_vocab_size) == 5, 1, C))
+    words = torch.arange(lm.config.text_vocab_size)
+    lm.prompt_colours.set_words(torch.where(words == 5, 1, torch.where(words == 6, 2, C)))
     with torch.no_grad():
         lm.prompt_colours.strength.fill_(40.0)
     return lm
@@ -80,10 +81,11 @@ def test_the_context_reads_the_words_alone_whatever_the_padding():
     assert mask.sum(1).tolist() == [3 + 1, 6 + 1]  # the words and the null slot; no special or grid token
 
 
-def test_greedy_generate_with_guidance_matches_argmax_of_the_guided_full_forward():
+@pytest.mark.parametrize("colour_blind", [False, True])
+def test_greedy_generate_with_guidance_matches_argmax_of_the_guided_full_forward(colour_blind):
     """The cached sampler adds the guided colour term (cond and uncond each through their own prompt) to the
     guided features' logits: the greedy codes are the argmax of guiding the full forward's logits."""
-    lm = coloured()
+    lm = coloured(colour_blind=colour_blind)
     torch.manual_seed(1)
     for p in lm.window_ar.parameters():
         torch.nn.init.normal_(p, std=0.3)
@@ -118,11 +120,33 @@ def test_the_colour_loss_is_the_guess_against_each_coloured_target():
         lm.code_logits(torch.zeros(1, 1, 4, lm.config.dim), codes=torch.zeros(1, 1, 4, dtype=torch.long))
 
 
+def test_a_colour_blind_decoder_reads_every_colour_word_as_their_mean_and_the_term_still_reads_each():
+    lm = coloured(colour_blind=True)
+    seeing = coloured()
+    seeing.load_state_dict(lm.state_dict())
+    codes = torch.randint(0, 64, (2, 4, 4), generator=torch.Generator().manual_seed(5))
+    red, green = make_batch([[7, 5, 9]] * 2, codes, lm=lm), make_batch([[7, 6, 9]] * 2, codes, lm=lm)
+    with torch.no_grad():
+        blind = [teacher_forced(lm, b, colours=True) for b in (red, green)]
+        seen = [teacher_forced(seeing, b)[1] for b in (red, green)]
+        # the seeing twin given, in place of the colour word, a word whose row is the two colour rows' mean
+        table = seeing.tok_embeddings.weight
+        table[8] = (table[5] + table[6]) / 2
+        mean = teacher_forced(seeing, make_batch([[7, 8, 9]] * 2, codes, lm=lm), colours=True)
+    torch.testing.assert_close(blind[0][0], blind[1][0])  # the same hidden states for either colour word
+    torch.testing.assert_close(blind[0][0], mean[0])
+    assert not torch.allclose(seen[0], seen[1], atol=1e-3)  # the seeing decoder tells the words apart
+    assert (blind[0][2].argmax(-1) == 1).all() and (blind[1][2].argmax(-1) == 2).all()  # the term reads each
+    assert (mean[2].argmax(-1) == mean[2].argmin(-1)).all()  # word 8 is no colour word: q uniform
+
+
 def test_bad_classes_and_config_are_refused():
     lm = coloured()
     with pytest.raises(ValueError, match=r"code classes must be a \(64,\) tensor in \[0, 3\]"):
         lm.prompt_colours.set_classes(torch.full((64,), 4))
     with pytest.raises(ValueError, match=r"word classes must be a \(256,\) tensor in \[0, 3\]"):
         lm.prompt_colours.set_words(torch.full((255,), 0))
+    with pytest.raises(ValueError, match="colour_blind .* needs prompt_colours > 0"):
+        ts.LMConfig.preset("tiny", colour_blind=True)
     with pytest.raises(ValueError, match="prompt_colours must be >= 0"):
         ts.LMConfig.preset("tiny", prompt_colours=-1)

@@ -56,6 +56,10 @@ class LMConfig:
     # Beyond the paper: > 0 adds to each image code's logit a colour term read from the prompt's words alone
     # (model.prompt_colours.PromptColours) over this many colour classes; 0 is the plain model.
     prompt_colours: int = 0
+    # Beyond the paper: with prompt_colours, the decoder reads every colour word of the prompt as one and the
+    # same word (the mean of the colour words' embeddings), so the colour it draws comes from the colour term
+    # alone and the shape it draws from the other words alone ("blue" cannot say "not a heart").
+    colour_blind: bool = False
     # Beyond the paper: (h, w, s) entries, a code grid this model serves with its own window s (larger than
     # shuffle_window) so the decoder sees the window grid it was trained on: TokenShuffle, TokenUnshuffle
     # and the window head of that s are the grid's own (``lm.at(grid)``); embeddings, decoder and output are
@@ -98,6 +102,9 @@ class LMConfig:
             raise ValueError(f"LMConfig.code_factors must be >= 0 (0 = off), got {self.code_factors}")
         if self.prompt_colours < 0:
             raise ValueError(f"LMConfig.prompt_colours must be >= 0 (0 = off), got {self.prompt_colours}")
+        if self.colour_blind and not self.prompt_colours:
+            raise ValueError("LMConfig.colour_blind hides the colour words from the decoder so that the colour term "
+                             "alone reads them: it needs prompt_colours > 0")
         if self.num_mlp_blocks < 0:
             raise ValueError(f"LMConfig.num_mlp_blocks must be >= 0, got {self.num_mlp_blocks}")
         object.__setattr__(self, "grid_windows", _check_grid_windows(self))

@@ -127,7 +127,10 @@ class TokenShuffleLM(nn.Module):
         decode step, n=0 for prefill). ``window_pos`` (P+n, 4), the window each position predicts
         (``sequence.next_window_positions``), is read by ``LMConfig.window_pos`` models only.
         """
-        x = torch.cat([self.tok_embeddings(prefix), self.embed_windows(windows)], dim=1)  # (B, P+n, D)
+        text = self.tok_embeddings(prefix)  # (B, P, D)
+        if self.config.colour_blind and prefix.shape[1]:
+            text = self.prompt_colours.blind(prefix, text, self.tok_embeddings.weight)
+        x = torch.cat([text, self.embed_windows(windows)], dim=1)  # (B, P+n, D)
         if self.window_pos is not None:
             if window_pos is None:
                 raise ValueError("this model has LMConfig.window_pos: forward needs window_pos (P+n, 4)")

@@ -84,6 +84,14 @@ class PromptColours(nn.Module):
         mask = torch.cat([words, words.new_ones(B, 1)], dim=1)  # (B, P+1)
         return keys.float(), values.float(), mask
 
+    def blind(self, prefix: torch.Tensor, text: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """(B, P) prefix ids and their (B, P, D) embeddings from ``table`` (vocab, D) -> (B, P, D) with every
+        colour word's embedding replaced by the mean of the colour words' rows (``LMConfig.colour_blind``)."""
+        colour = (self.word_class[:-1] < self.classes).to(table.dtype)  # (T,) 1 for a colour word
+        mean = colour @ table[: self.null] / colour.sum().clamp(min=1)  # (D,)
+        is_colour = (prefix < self.null) & (self.word_class[prefix.clamp(max=self.null)] < self.classes)  # (B, P)
+        return torch.where(is_colour[..., None], mean.to(text.dtype), text)
+
     def log_probs(self, features: torch.Tensor, context) -> torch.Tensor:
         """(B, ..., D) code features and ``context`` of their rows -> (B, ..., C) colour log-probabilities."""
         keys, values, mask = context
