@@ -14,7 +14,8 @@ code of class c < C gains log C q(c) in its logit (``add``; 0 for a uniform q): 
 distribution and q over the colours. Only which word to read is learnt from the pairs; what a word says
 is fixed, so a shape word cannot carry the colours its shape was drawn in, and "blue" next to "heart"
 says blue as firmly as next to "circle". Training adds a cross-entropy of q against the colour class of
-each coloured target code (``train.step.LossConfig.colour_weight``).
+each coloured target code (``train.step.LossConfig.colour_weight``). With ``LMConfig.colour_blind`` the
+decoder reads every colour word as their mean (``blind``), so only this term knows which colour was named.
 """
 
 from __future__ import annotations

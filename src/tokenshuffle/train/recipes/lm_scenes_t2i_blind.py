@@ -6,7 +6,8 @@ reads which colour each object takes. Starts from the scenes-t2i-colours model t
 the recipe, then ``--set init_from=runs/t2i-colours2``), on the same data, 1000 steps:
 
     tokenshuffle train --config scenes-t2i-colours --out runs/t2i-colours2
-    tokenshuffle train --config scenes-t2i-colours --set init_from=runs/t2i-colours2 --out runs/t2i-colours3
+    tokenshuffle train --config scenes-t2i-colours --out runs/t2i-colours3 --set init_from=runs/t2i-colours2 \
+        --set num_steps=1000 --set seed=23 --set warmup_steps=20
     tokenshuffle train --config scenes-t2i-blind --out runs/t2i-blind
 """
 
