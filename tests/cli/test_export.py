@@ -134,3 +134,25 @@ def test_export_takes_a_checkpoint_of_a_run(tmp_path, run_and_vq):
     assert [k for k, v in lm.state_dict().items() if not torch.equal(v, exported[k])] == []
     assert (out / "text_tokenizer.json").read_text() == (run / "text_tokenizer.json").read_text()
     assert main(["export", "--run", str(run / "checkpoints"), "--vq", str(vq), "--out", str(tmp_path / "p2")]) == 2
+
+
+def test_export_writes_the_colour_strength_asked_for_and_refuses_it_elsewhere(tmp_path, run_and_vq, tiny_lm, capsys):
+    from tokenshuffle.model.io import load_lm, save_lm
+
+    run, vq = run_and_vq
+    args = ["export", "--vq", str(vq), "--height", "64", "--width", "64"]
+    assert main([*args, "--run", str(run), "--out", str(tmp_path / "p"), "--colour-strength", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "--colour-strength: this model has no prompt-colour term" in err and err.count("\n") == 1, err
+    coloured = tiny_lm(2, image_vocab_size=load_lm(run / "lm").config.image_vocab_size, prompt_colours=3)
+    save_lm(coloured, run / "lm")
+    for bad in ("0", "-1", "nan", "inf"):
+        assert main([*args, "--run", str(run), "--out", str(tmp_path / "p"), "--colour-strength", bad]) == 2
+        assert "--colour-strength must be in (0, inf)" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+    assert main([*args, "--run", str(run), "--out", str(tmp_path / "p"), "--colour-strength", "8",
+                 "--dtype", "fp32"]) == 0
+    assert float(load_lm(tmp_path / "p" / "lm").prompt_colours.strength.detach()) == 8.0
+    assert main([*args, "--run", str(run), "--out", str(tmp_path / "q"), "--dtype", "fp32"]) == 0
+    kept = load_lm(tmp_path / "q" / "lm").prompt_colours.strength.detach()
+    assert float(kept) == float(coloured.prompt_colours.strength.detach())  # as trained without the option

@@ -7,11 +7,13 @@ a fresh temporary sibling and renamed into place.
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from pathlib import Path
 
 from tokenshuffle.cli.common import add_sampling_args, sampling_from_args
+from tokenshuffle.errors import check_range
 
 
 def add_parsers(sub) -> None:
@@ -29,6 +31,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--size-sampling", action="append", default=[], metavar="WxH:FIELD=VALUE[,FIELD=VALUE]",
                    help="sampling settings that differ at one size, e.g. 1024x1024:temperature=1.0 (kept in "
                    "pipeline.json and used at that size unless the caller sets them); repeatable")
+    p.add_argument("--colour-strength", type=float, default=None, metavar="S",
+                   help="the prompt-colour term's strength written into the exported LM (models with "
+                   "lm.prompt_colours; default: as trained)")
     p.add_argument("--keep", action="append", default=[], metavar="FILE",
                    help="a file of the existing --out folder (e.g. its README.md model card) to carry into "
                    "the new one; repeatable")
@@ -89,6 +94,19 @@ def run_parts(run: Path) -> tuple[Path, Path]:
                             "its checkpoints (RUN/checkpoints/step_N)")
 
 
+def set_colour_strength(lm, strength: float) -> None:
+    """Write ``strength`` into ``lm``'s prompt-colour term (``--colour-strength``)."""
+    import torch
+
+    if lm.prompt_colours is None:
+        raise ValueError("--colour-strength: this model has no prompt-colour term (lm.prompt_colours = 0)")
+    if not math.isfinite(strength):
+        raise ValueError(f"--colour-strength must be in (0, inf), got {strength!r}")
+    check_range("--colour-strength", strength, low=0, low_open=True)
+    with torch.no_grad():
+        lm.prompt_colours.strength.fill_(strength)
+
+
 def run_export(args) -> int:
     from tokenshuffle.bench import DTYPES
     from tokenshuffle.model.io import load_lm
@@ -103,7 +121,10 @@ def run_export(args) -> int:
     run, out = Path(args.run), Path(args.out)
     lm_dir, tok = run_parts(run)
     check_out(out, args.keep)
-    pipe = TextToImagePipeline(vq=VQTokenizer.from_pretrained(args.vq), lm=load_lm(lm_dir),
+    lm = load_lm(lm_dir)
+    if args.colour_strength is not None:
+        set_colour_strength(lm, args.colour_strength)
+    pipe = TextToImagePipeline(vq=VQTokenizer.from_pretrained(args.vq), lm=lm,
                                text_tokenizer=load_text_tokenizer(tok) if tok.is_file() else ByteTokenizer(),
                                sampling=sampling_from_args(args, SamplingConfig()), height=args.height,
                                width=args.width, size_sampling=parse_size_sampling(args.size_sampling),
