@@ -100,9 +100,7 @@ def set_colour_strength(lm, strength: float) -> None:
 
     if lm.prompt_colours is None:
         raise ValueError("--colour-strength: this model has no prompt-colour term (lm.prompt_colours = 0)")
-    if not math.isfinite(strength):
-        raise ValueError(f"--colour-strength must be in (0, inf), got {strength!r}")
-    check_range("--colour-strength", strength, low=0, low_open=True)
+    check_range("--colour-strength", strength, low=0, low_open=True, high=math.inf, high_open=True)  # nan too
     with torch.no_grad():
         lm.prompt_colours.strength.fill_(strength)
 
