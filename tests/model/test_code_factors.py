@@ -62,3 +62,45 @@ def test_codes_with_the_same_features_share_their_input_and_differ_only_by_bias(
 def test_negative_code_factors_are_refused():
     with pytest.raises(ValueError, match="code_factors must be >= 0"):
         ts.LMConfig.preset("tiny", code_factors=-1)
+
+
+def test_a_colour_free_decoder_neither_reads_nor_scores_which_colour():
+    C, V = 3, 64
+    # codes 0..47: colour v % 3 (one-hot, columns 0..2) and one of 16 outlines (columns 4..7); 48..63 background
+    masks = torch.rand(16, 4, generator=torch.Generator().manual_seed(0))
+    table = torch.zeros(V, C + 1 + 4)
+    table[torch.arange(48), torch.arange(48) % C] = 1.0
+    table[:48, C + 1:] = masks[torch.arange(48) // C]
+    table[48:, C] = 1.0
+    free = _with_table(tiny(2, code_factors=C + 5, prompt_colours=C, colour_free=True), table)
+    free.prompt_colours.set_classes(torch.where(torch.arange(V) < 48, torch.arange(V) % C, C))
+    words = torch.arange(free.config.text_vocab_size)
+    free.prompt_colours.set_words(torch.where(words == 5, 1, C))
+    seeing = tiny(2, code_factors=C + 5, prompt_colours=C)
+    seeing.load_state_dict(free.state_dict())
+    same_outline = torch.arange(12, 15)  # one outline in the three colours
+    emb = free.code_factors.embedding(same_outline)
+    assert torch.equal(emb[0], emb[1]) and torch.equal(emb[0], emb[2])
+    assert not torch.equal(*seeing.code_factors.embedding(same_outline[:2]))
+    feats = torch.randn(5, free.config.dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        flat, seen = free.code_factors.logits(feats), seeing.code_factors.logits(feats)  # (5, V)
+    assert torch.equal(flat[:, 12], flat[:, 13]) and torch.equal(flat[:, 12], flat[:, 14])
+    assert not torch.allclose(seen[:, 12], seen[:, 13])
+    # how likely a coloured code of that outline is stays the decoder's; background codes keep their logits
+    torch.testing.assert_close(flat[:, :48].unflatten(1, (16, C)).logsumexp(-1),
+                               seen[:, :48].unflatten(1, (16, C)).logsumexp(-1))
+    torch.testing.assert_close(flat[:, 48:], seen[:, 48:])
+    # the drawn codes' colours do not reach the decoder; the prompt's colour word alone ranks the colours
+    codes = torch.randint(0, 16, (1, 4, 4), generator=torch.Generator().manual_seed(2)) * C
+    with torch.no_grad():
+        red = teacher_forced(free, make_batch([[7, 5]], codes, lm=free), colours=True)
+        other = teacher_forced(free, make_batch([[7, 5]], codes + 1, lm=free), colours=True)
+    torch.testing.assert_close(red[0], other[0])
+    logits, log_q = red[1], red[2]  # (1, N, 4, V), (1, N, 4, C)
+    assert (log_q.argmax(-1) == 1).all()
+    torch.testing.assert_close(logits[..., 13] - logits[..., 12], log_q[..., 1] - log_q[..., 0])
+    with pytest.raises(ValueError, match="colour_free .* needs 0 < prompt_colours < code_factors"):
+        ts.LMConfig.preset("tiny", code_factors=8, colour_free=True)
+    with pytest.raises(ValueError, match="colour_free .* needs 0 < prompt_colours < code_factors"):
+        ts.LMConfig.preset("tiny", code_factors=3, prompt_colours=3, colour_free=True)

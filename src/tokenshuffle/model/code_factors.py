@@ -9,9 +9,16 @@ from the colour's and the outline's parts, each learnt from the pairs that do oc
 keeps each code's base rate among the codes whose features are the same (the plain background and a
 few near-grey codes share theirs), so it starts at the log of that share; a code with no features (one
 no training image uses) starts at ``UNUSED``.
+
+With ``flat_colours = k`` (``LMConfig.colour_free``) the first k features, a one-hot colour class, reach
+neither side as a colour: the input sees their mean (coloured or not, not which colour) and the k colour
+scores are replaced by their log-mean-exp, so the decoder keeps how likely a coloured code is and cannot
+say which colour; another term (``PromptColours``) says that.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -22,8 +29,11 @@ UNUSED = -30.0  # the starting logit bias of a code whose feature row is all zer
 
 
 class CodeFactors(nn.Module):
-    def __init__(self, vocab_size: int, num_features: int, dim: int) -> None:
+    def __init__(self, vocab_size: int, num_features: int, dim: int, *, flat_colours: int = 0) -> None:
         super().__init__()
+        if not 0 <= flat_colours < num_features:
+            raise ValueError(f"flat_colours must be in [0, {num_features}), got {flat_colours}")
+        self.flat_colours = flat_colours
         self.register_buffer("table", torch.zeros(vocab_size, num_features))  # (V, F) phi of every code
         self.embed = nn.Linear(num_features, dim, bias=False)
         self.head = nn.Linear(dim, num_features, bias=False)
@@ -46,8 +56,17 @@ class CodeFactors(nn.Module):
 
     def embedding(self, codes: torch.Tensor) -> torch.Tensor:
         """(...) codes in [0, V) -> (..., D) inputs."""
-        return self.embed(self.table[codes].to(self.embed.weight.dtype))
+        phi = self.table[codes]  # (..., F)
+        if self.flat_colours:
+            k = self.flat_colours
+            phi = torch.cat([phi[..., :k].mean(-1, keepdim=True).expand(*phi.shape[:-1], k), phi[..., k:]], -1)
+        return self.embed(phi.to(self.embed.weight.dtype))
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """(..., D) code features -> (..., V) logits."""
-        return linear(self.head(features), self.table.to(features.dtype)) + self.bias.to(features.dtype)
+        score = self.head(features)  # (..., F)
+        if self.flat_colours:
+            k = self.flat_colours
+            flat = score[..., :k].float().logsumexp(-1, keepdim=True) - math.log(k)  # (..., 1)
+            score = torch.cat([flat.to(score.dtype).expand(*score.shape[:-1], k), score[..., k:]], -1)
+        return linear(score, self.table.to(features.dtype)) + self.bias.to(features.dtype)

@@ -60,6 +60,10 @@ class LMConfig:
     # same word (the mean of the colour words' embeddings), so the colour it draws comes from the colour term
     # alone and the shape it draws from the other words alone ("blue" cannot say "not a heart").
     colour_blind: bool = False
+    # Beyond the paper: with code_factors and prompt_colours, the decoder neither reads nor scores which colour a
+    # code has (CodeFactors flat_colours: its first prompt_colours features, the colour class, reach it only as
+    # "coloured"); it draws outlines and the colour term paints them.
+    colour_free: bool = False
     # Beyond the paper: (h, w, s) entries, a code grid this model serves with its own window s (larger than
     # shuffle_window) so the decoder sees the window grid it was trained on: TokenShuffle, TokenUnshuffle
     # and the window head of that s are the grid's own (``lm.at(grid)``); embeddings, decoder and output are
@@ -105,6 +109,10 @@ class LMConfig:
         if self.colour_blind and not self.prompt_colours:
             raise ValueError("LMConfig.colour_blind hides the colour words from the decoder so that the colour term "
                              "alone reads them: it needs prompt_colours > 0")
+        if self.colour_free and not 0 < self.prompt_colours < self.code_factors:
+            raise ValueError("LMConfig.colour_free takes the colour classes (the first prompt_colours code factors) "
+                             "out of the decoder: it needs 0 < prompt_colours < code_factors, got "
+                             f"prompt_colours={self.prompt_colours}, code_factors={self.code_factors}")
         if self.num_mlp_blocks < 0:
             raise ValueError(f"LMConfig.num_mlp_blocks must be >= 0, got {self.num_mlp_blocks}")
         object.__setattr__(self, "grid_windows", _check_grid_windows(self))

@@ -38,7 +38,8 @@ class TokenShuffleLM(nn.Module):
         self.shuffle, self.unshuffle, self.window_ar = window_modules(config, s=s)
         self.code_factors = None
         if config.code_factors:
-            self.code_factors = CodeFactors(config.image_vocab_size, config.code_factors, config.dim)
+            self.code_factors = CodeFactors(config.image_vocab_size, config.code_factors, config.dim,
+                                            flat_colours=config.prompt_colours if config.colour_free else 0)
         self.prompt_colours = None
         if config.prompt_colours:
             self.prompt_colours = PromptColours(image_vocab_size=config.image_vocab_size, classes=config.prompt_colours,
