@@ -3,7 +3,7 @@ import torch
 
 import tokenshuffle as ts
 from tokenshuffle.model.code_factors import UNUSED
-from tokenshuffle.sequence import make_batch, teacher_forced
+from tokenshuffle.sequence import build_prefix, make_batch, teacher_forced
 
 
 def tiny(s=2, **overrides):
@@ -64,18 +64,27 @@ def test_negative_code_factors_are_refused():
         ts.LMConfig.preset("tiny", code_factors=-1)
 
 
-def test_a_colour_free_decoder_neither_reads_nor_scores_which_colour():
-    C, V = 3, 64
-    # codes 0..47: colour v % 3 (one-hot, columns 0..2) and one of 16 outlines (columns 4..7); 48..63 background
+C = 3  # colour classes of the colour-free tests
+
+
+def _colour_free(**overrides):
+    """A tiny colour-free model: codes 0..47 of colour v % 3 (one-hot, columns 0..2) and one of 16 outlines
+    (columns 4..7), 48..63 background (column 3); word 5 names colour 1."""
+    V = 64
     masks = torch.rand(16, 4, generator=torch.Generator().manual_seed(0))
     table = torch.zeros(V, C + 1 + 4)
     table[torch.arange(48), torch.arange(48) % C] = 1.0
     table[:48, C + 1:] = masks[torch.arange(48) // C]
     table[48:, C] = 1.0
-    free = _with_table(tiny(2, code_factors=C + 5, prompt_colours=C, colour_free=True), table)
-    free.prompt_colours.set_classes(torch.where(torch.arange(V) < 48, torch.arange(V) % C, C))
-    words = torch.arange(free.config.text_vocab_size)
-    free.prompt_colours.set_words(torch.where(words == 5, 1, C))
+    lm = _with_table(tiny(2, code_factors=C + 5, prompt_colours=C, colour_free=True, **overrides), table)
+    lm.prompt_colours.set_classes(torch.where(torch.arange(V) < 48, torch.arange(V) % C, C))
+    words = torch.arange(lm.config.text_vocab_size)
+    lm.prompt_colours.set_words(torch.where(words == 5, 1, C))
+    return lm
+
+
+def test_a_colour_free_decoder_neither_reads_nor_scores_which_colour():
+    free = _colour_free()
     seeing = tiny(2, code_factors=C + 5, prompt_colours=C)
     seeing.load_state_dict(free.state_dict())
     same_outline = torch.arange(12, 15)  # one outline in the three colours
@@ -104,3 +113,25 @@ def test_a_colour_free_decoder_neither_reads_nor_scores_which_colour():
         ts.LMConfig.preset("tiny", code_factors=8, colour_free=True)
     with pytest.raises(ValueError, match="colour_free .* needs 0 < prompt_colours < code_factors"):
         ts.LMConfig.preset("tiny", code_factors=3, prompt_colours=3, colour_free=True)
+
+
+def test_colour_slots_let_a_colour_free_decoder_go_on_in_a_colour_the_prompt_does_not_name():
+    lm = _colour_free(colour_slots=True)
+    prefix, valid = build_prefix([[7, 9]], grid=(4, 4), config=lm.config)  # no colour word
+    context = lm.prompt_context(prefix, valid)
+    assert context[2].sum().item() == 2 + 1 + C  # the words, the null slot and one slot per colour
+    feats = torch.randn(1, 1, lm.config.dim, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        lm.prompt_colours.slot_key[2] = 50 * torch.nn.functional.normalize(lm.prompt_colours.query(feats[0, 0]), dim=0)
+        log_q = lm.prompt_colours.log_probs(feats, lm.prompt_context(prefix, valid))
+    assert log_q[0, 0].argmax().item() == 2 and log_q[0, 0, 2].item() > -1e-3
+    # the decoder reads the drawn codes' colours again, and still scores no colour above another
+    codes = torch.randint(0, 16, (1, 4, 4), generator=torch.Generator().manual_seed(2)) * C
+    with torch.no_grad():
+        a = teacher_forced(lm, make_batch([[7, 9]], codes, lm=lm), colours=True)
+        b = teacher_forced(lm, make_batch([[7, 9]], codes + 1, lm=lm), colours=True)
+    assert not torch.allclose(a[0], b[0])
+    flat = lm.code_factors.logits(a[0][:, :1])  # (1, 1, V) the decoder's own scores
+    assert torch.equal(flat[..., 12], flat[..., 13]) and torch.equal(flat[..., 12], flat[..., 14])
+    with pytest.raises(ValueError, match="colour_slots .* needs colour_free=True"):
+        ts.LMConfig.preset("tiny", code_factors=8, prompt_colours=3, colour_slots=True)

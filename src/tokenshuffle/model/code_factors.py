@@ -11,9 +11,9 @@ few near-grey codes share theirs), so it starts at the log of that share; a code
 no training image uses) starts at ``UNUSED``.
 
 With ``flat_colours = k`` (``LMConfig.colour_free``) the first k features, a one-hot colour class, reach
-neither side as a colour: the input sees their mean (coloured or not, not which colour) and the k colour
-scores are replaced by their log-mean-exp, so the decoder keeps how likely a coloured code is and cannot
-say which colour; another term (``PromptColours``) says that.
+neither side as a colour: the input sees their mean (coloured or not, not which colour; unless
+``flat_inputs`` is False) and the k colour scores are replaced by their log-mean-exp, so the decoder keeps
+how likely a coloured code is and cannot say which colour; another term (``PromptColours``) says that.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ UNUSED = -30.0  # the starting logit bias of a code whose feature row is all zer
 
 
 class CodeFactors(nn.Module):
-    def __init__(self, vocab_size: int, num_features: int, dim: int, *, flat_colours: int = 0) -> None:
+    def __init__(self, vocab_size: int, num_features: int, dim: int, *, flat_colours: int = 0,
+                 flat_inputs: bool = True) -> None:
         super().__init__()
         if not 0 <= flat_colours < num_features:
             raise ValueError(f"flat_colours must be in [0, {num_features}), got {flat_colours}")
-        self.flat_colours = flat_colours
+        self.flat_colours, self.flat_inputs = flat_colours, flat_inputs
         self.register_buffer("table", torch.zeros(vocab_size, num_features))  # (V, F) phi of every code
         self.embed = nn.Linear(num_features, dim, bias=False)
         self.head = nn.Linear(dim, num_features, bias=False)
@@ -57,7 +58,7 @@ class CodeFactors(nn.Module):
     def embedding(self, codes: torch.Tensor) -> torch.Tensor:
         """(...) codes in [0, V) -> (..., D) inputs."""
         phi = self.table[codes]  # (..., F)
-        if self.flat_colours:
+        if self.flat_colours and self.flat_inputs:
             k = self.flat_colours
             phi = torch.cat([phi[..., :k].mean(-1, keepdim=True).expand(*phi.shape[:-1], k), phi[..., k:]], -1)
         return self.embed(phi.to(self.embed.weight.dtype))

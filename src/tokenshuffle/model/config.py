@@ -64,6 +64,9 @@ class LMConfig:
     # code has (CodeFactors flat_colours: its first prompt_colours features, the colour class, reach it only as
     # "coloured"); it draws outlines and the colour term paints them.
     colour_free: bool = False
+    # Beyond the paper: with colour_free, the colour term also has one slot per colour (PromptColours slots) and the
+    # decoder reads the drawn codes' colours again, so it can say "go on in this colour" through the term.
+    colour_slots: bool = False
     # Beyond the paper: (h, w, s) entries, a code grid this model serves with its own window s (larger than
     # shuffle_window) so the decoder sees the window grid it was trained on: TokenShuffle, TokenUnshuffle
     # and the window head of that s are the grid's own (``lm.at(grid)``); embeddings, decoder and output are
@@ -113,6 +116,9 @@ class LMConfig:
             raise ValueError("LMConfig.colour_free takes the colour classes (the first prompt_colours code factors) "
                              "out of the decoder: it needs 0 < prompt_colours < code_factors, got "
                              f"prompt_colours={self.prompt_colours}, code_factors={self.code_factors}")
+        if self.colour_slots and not self.colour_free:
+            raise ValueError("LMConfig.colour_slots lets a colour-free decoder name a colour through the colour term: "
+                             "it needs colour_free=True")
         if self.num_mlp_blocks < 0:
             raise ValueError(f"LMConfig.num_mlp_blocks must be >= 0, got {self.num_mlp_blocks}")
         object.__setattr__(self, "grid_windows", _check_grid_windows(self))

@@ -39,12 +39,14 @@ class TokenShuffleLM(nn.Module):
         self.code_factors = None
         if config.code_factors:
             self.code_factors = CodeFactors(config.image_vocab_size, config.code_factors, config.dim,
-                                            flat_colours=config.prompt_colours if config.colour_free else 0)
+                                            flat_colours=config.prompt_colours if config.colour_free else 0,
+                                            flat_inputs=not config.colour_slots)
         self.prompt_colours = None
         if config.prompt_colours:
             self.prompt_colours = PromptColours(image_vocab_size=config.image_vocab_size, classes=config.prompt_colours,
                                                 text_vocab_size=config.text_vocab_size,
-                                                max_text_len=config.max_text_len, dim=config.dim)
+                                                max_text_len=config.max_text_len, dim=config.dim,
+                                                slots=config.colour_slots)
         self.window_pos = None
         if config.window_pos:
             self.window_pos = WindowPosition(config.dim, max_side=config.max_grid_size)

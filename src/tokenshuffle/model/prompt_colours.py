@@ -35,7 +35,7 @@ START_STRENGTH = 8.0
 
 class PromptColours(nn.Module):
     def __init__(self, *, image_vocab_size: int, classes: int, text_vocab_size: int, max_text_len: int,
-                 dim: int) -> None:
+                 dim: int, slots: bool = False) -> None:
         super().__init__()
         self.classes, self.null, self.no_place = classes, text_vocab_size, max_text_len
         # (V,) colour class of every image code; ``classes`` = no colour (background, unused codes)
@@ -47,12 +47,15 @@ class PromptColours(nn.Module):
         self.next_key = nn.Embedding(text_vocab_size + 1, KEY_DIM)
         self.place_key = nn.Embedding(max_text_len + 1, KEY_DIM)  # row max_text_len: the null slot
         self.strength = nn.Parameter(torch.tensor(START_STRENGTH))
+        self.slot_key = nn.Parameter(torch.zeros(classes, KEY_DIM)) if slots else None  # (C, K) one slot per colour
 
     @torch.no_grad()
     def reset(self) -> None:
         """Keys of unit scale and queries of unit gain (so attention can be learnt from the first step)."""
         for table in (self.word_key, self.next_key, self.place_key):
             nn.init.normal_(table.weight)
+        if self.slot_key is not None:
+            nn.init.normal_(self.slot_key)
         nn.init.normal_(self.query.weight, std=self.query.in_features ** -0.5)
         self.strength.fill_(START_STRENGTH)
 
@@ -72,9 +75,9 @@ class PromptColours(nn.Module):
         return given
 
     def context(self, prefix: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, P) prefix ids and validity -> float32 keys (B, P+1, K), values (B, P+1, C) and mask (B, P+1) over
-        the prompt's words and the null slot (last); everything but the words is masked. Made once per prompt
-        batch and read for every drawn code."""
+        """(B, P) prefix ids and validity -> float32 keys (B, S, K), values (B, S, C) and mask (B, S) over the
+        prompt's words, the null slot and, with ``slots``, the C colour slots (S = P + 1 or P + 1 + C); everything
+        but the words and slots is masked. Made once per prompt batch and read for every drawn code."""
         B = prefix.shape[0]
         words = valid & (prefix < self.null)  # (B, P) text tokens (ids below the specials)
         word = torch.where(words, prefix, self.null)  # (B, P)
@@ -86,6 +89,12 @@ class PromptColours(nn.Module):
         keys = self.word_key(word) + self.next_key(nxt) + self.place_key(place)  # (B, P+1, K)
         values = F.one_hot(self.word_class[word], self.classes + 1)[..., : self.classes] * self.strength  # (B, P+1, C)
         mask = torch.cat([words, words.new_ones(B, 1)], dim=1)  # (B, P+1)
+        if self.slot_key is not None:
+            C = self.classes
+            keys = torch.cat([keys, self.slot_key.to(keys.dtype).expand(B, C, -1)], 1)  # (B, P+1+C, K)
+            eye = torch.eye(C, device=values.device, dtype=values.dtype) * self.strength
+            values = torch.cat([values, eye.expand(B, C, C)], 1)  # (B, P+1+C, C)
+            mask = torch.cat([mask, mask.new_ones(B, C)], 1)  # (B, P+1+C)
         return keys.float(), values.float(), mask
 
     def blind(self, prefix: torch.Tensor, text: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
