@@ -3,9 +3,10 @@ r"""scenes-t2i-free: scenes-t2i-blind with a colour-free decoder (``LMConfig.col
 The colour-blind decoder cannot read which colour was named, yet it still scores colours: from the shape
 word and the codes already drawn it learns that hearts are red or green, and on "a blue heart" that taste
 outweighs the colour term (docs/results.md, "Unseen colour-shape pairs"). Here the decoder neither reads
-the drawn codes' colours nor scores one colour above another: it draws outlines, and the colour term alone
-paints them. Starts from the colour-blind model with the term's strength set to 8 (the value chosen on the
-tuning prompts), written at full precision; the same data, 1000 steps:
+the drawn codes' colours nor scores one colour above another (``LMConfig.colour_free``): it draws outlines,
+and the colour term alone paints them; where the prompt names no colour, nothing keeps an object in one
+(scenes-t2i-slots adds that). Starts from the colour-blind model with the term's strength set to 8 (the
+value chosen on the tuning prompts), written at full precision; the same data, 1000 steps:
 
     tokenshuffle export --run runs/t2i-blind --vq src/tokenshuffle/assets/demo-model/vq \
         --out runs/t2i-blind-s8 --dtype fp32 --colour-strength 8

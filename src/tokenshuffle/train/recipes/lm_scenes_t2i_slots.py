@@ -1,10 +1,13 @@
-r"""scenes-t2i-slots: scenes-t2i-free whose colour term can also name a colour the prompt does not.
+r"""scenes-t2i-slots: scenes-t2i-blind with a colour-free decoder and colour slots in the colour term.
 
-A colour-free decoder scores no colour, so where the prompt names none (counting, position and plain
-two-object prompts) the term is uniform and each code of an object takes its own colour. Here the term
-has one slot per colour besides the prompt's words (``LMConfig.colour_slots``) and the decoder reads the
-drawn codes' colours again, so it can say "go on in this colour" through the term; what it scores is still
-no colour above another. Starts, like scenes-t2i-free, from the colour-blind model at strength 8:
+The colour-blind decoder cannot read which colour was named, yet it still scores colours: from the shape
+word and the codes already drawn it learns that hearts are red or green, and on "a blue heart" that taste
+outweighs the colour term (docs/results.md, "Unseen colour-shape pairs"). Here the decoder scores no colour
+above another (``LMConfig.colour_free``): it draws outlines and the colour term paints them. So that an
+object whose colour the prompt does not name still takes one colour, the term also has one slot per colour
+(``LMConfig.colour_slots``) and the decoder reads the drawn codes' colours, so it can say "go on in this
+colour" through the term. Starts from the colour-blind model with the term's strength set to 8 (the value
+chosen on the tuning prompts), written at full precision; the same data, 1000 steps:
 
     tokenshuffle export --run runs/t2i-blind --vq src/tokenshuffle/assets/demo-model/vq \
         --out runs/t2i-blind-s8 --dtype fp32 --colour-strength 8
@@ -15,5 +18,10 @@ import dataclasses
 
 from tokenshuffle.train.config import load_recipe
 
-FREE = load_recipe("scenes-t2i-free")
-CONFIG = dataclasses.replace(FREE, lm=dataclasses.replace(FREE.lm, colour_slots=True), seed=31)
+BLIND = load_recipe("scenes-t2i-blind")
+CONFIG = dataclasses.replace(
+    BLIND,
+    lm=dataclasses.replace(BLIND.lm, colour_free=True, colour_slots=True),
+    init_from="runs/t2i-blind-s8/lm",
+    seed=31,
+)
