@@ -18,10 +18,5 @@ import dataclasses
 
 from tokenshuffle.train.config import load_recipe
 
-BLIND = load_recipe("scenes-t2i-blind")
-CONFIG = dataclasses.replace(
-    BLIND,
-    lm=dataclasses.replace(BLIND.lm, colour_free=True, colour_slots=True),
-    init_from="runs/t2i-blind-s8/lm",
-    seed=31,
-)
+FREE = load_recipe("scenes-t2i-free")  # the colour-free decoder, its start and its data
+CONFIG = dataclasses.replace(FREE, lm=dataclasses.replace(FREE.lm, colour_slots=True), seed=31)
