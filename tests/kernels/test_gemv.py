@@ -78,3 +78,11 @@ def test_the_compiled_step_traces_gemv_with_its_fake_shapes():
     fn = torch.compile(lambda x: torch.ops.tokenshuffle.gemv(x, w) * 2, backend="aot_eager", fullgraph=True)
     x = torch.randn(3, 48)
     torch.testing.assert_close(fn(x), 2 * torch.ops.tokenshuffle.gemv(x, w))
+
+
+@pytest.mark.parametrize(("vendor", "prefetch"), [("GenuineIntel", True), ("AuthenticAMD", False), ("", False)])
+def test_the_weight_prefetch_is_built_on_intel_only(monkeypatch, vendor, prefetch):
+    monkeypatch.setattr(kernels, "_vendor", lambda: vendor)
+    flags = kernels.build_flags()
+    assert "-march=native" in flags
+    assert (f"-DTS_PREFETCH_BYTES={kernels.INTEL_PREFETCH_BYTES}" in flags) == prefetch

@@ -24,6 +24,37 @@ import torch
 SOURCES = [Path(__file__).with_name(name) for name in ("gemv.cpp", "decode_attention.cpp")]
 FLAGS = ["-O3", "-march=native", "-fopenmp"]
 DISABLE = "TOKENSHUFFLE_CPU_KERNELS"
+# The kernels' software prefetch distance, bytes ahead of the stream they read: on Intel CPUs only by default
+# (measured there: +25-40 % read rate in gemv; on AMD EPYC no gain), TOKENSHUFFLE_PREFETCH_BYTES sets it
+# (0: none). docs/results.md, "Where a decode step goes".
+INTEL_PREFETCH_BYTES = 8192
+PREFETCH_ENV = "TOKENSHUFFLE_PREFETCH_BYTES"
+
+
+def _vendor() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def prefetch_bytes() -> int:
+    """The prefetch distance the kernels are built with on this machine (0: none)."""
+    value = os.environ.get(PREFETCH_ENV)
+    if value is not None:
+        if not value.isdigit() or int(value) % 64:
+            raise ValueError(f"{PREFETCH_ENV}={value!r}: must be 0 or a positive multiple of 64 (bytes)")
+        return int(value)
+    return INTEL_PREFETCH_BYTES if _vendor() == "GenuineIntel" else 0
+
+
+def build_flags() -> list[str]:
+    """The compiler flags for this machine: -march=native, and the prefetch distance where there is one."""
+    distance = prefetch_bytes()
+    return FLAGS + ([f"-DTS_PREFETCH_BYTES={distance}"] if distance else [])
 
 
 def _cpu_tag() -> str:
@@ -48,11 +79,12 @@ def _build():
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    name = f"tokenshuffle_kernels_{_cpu_tag()}"
+    flags = build_flags()
+    name = f"tokenshuffle_kernels_{_cpu_tag()}_{prefetch_bytes()}"
     built = Path(cpp_extension._get_build_directory(name, verbose=False)) / f"{name}.so"
     if not built.exists():
         print("tokenshuffle: compiling the CPU decode kernels for this machine (once, ~30 s)", file=sys.stderr)
-    cpp_extension.load(name=name, sources=[str(p) for p in SOURCES], extra_cflags=FLAGS, extra_ldflags=["-fopenmp"],
+    cpp_extension.load(name=name, sources=[str(p) for p in SOURCES], extra_cflags=flags, extra_ldflags=["-fopenmp"],
                        is_python_module=False, verbose=False)
 
     @torch.library.register_fake("tokenshuffle::gemv")
