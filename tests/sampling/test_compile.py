@@ -100,3 +100,24 @@ def test_steps_after_the_first_skip_the_guards_and_new_shapes_still_compile(monk
         steps = grid[0] * grid[1] // 4 - 1
         assert stances == [True] * (steps - 1)  # every decode step but the first
     assert counter.frame_count == 3  # three distinct shapes; skipped guards never reused a wrong graph
+
+
+@pytest.mark.parametrize(("device", "expected"), [("cpu", {"options": {"cpp_wrapper": True}}),
+                                                  ("cuda", {"mode": "reduce-overhead"})])
+def test_the_compiled_step_calls_its_kernels_from_cpp_on_cpu_and_through_cuda_graphs_on_gpu(
+        monkeypatch, device, expected):
+    generate_module = importlib.import_module("tokenshuffle.sampling.generate")
+    monkeypatch.setattr(generate_module, "_COMPILED", {})
+    seen = []
+
+    def recording_compile(fn, **kwargs):
+        seen.append({k: v for k, v in kwargs.items() if k in ("mode", "options")})
+        return fn
+
+    monkeypatch.setattr(torch, "compile", recording_compile)
+    step = generate_module.compile_decode_step(mode="reduce-overhead" if device == "cuda" else None,
+                                               cpp_wrapper=device == "cpu")
+    assert seen == [expected]
+    ts.generate(tiny(), [[1]], grid=(4, 4), compile=True)  # a CPU generate asks for the C++ wrapper
+    assert seen[-1] == {"options": {"cpp_wrapper": True}}
+    assert callable(step)
