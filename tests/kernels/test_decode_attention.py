@@ -61,3 +61,19 @@ def test_decode_attention_refuses_what_it_cannot_do():
     q, k, v = _case(B=1, H=2, Hkv=2, T=8, hd=16)
     with pytest.raises(RuntimeError, match="key_bias"):
         torch.ops.tokenshuffle.decode_attention(q, k, v, torch.zeros(1, 4), torch.tensor([3]), 0.25)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_decode_attention_never_reads_keys_it_may_not_see_and_gives_zeros_where_it_sees_none(dtype):
+    T, pos = 50, 45  # blocks of 16 keys: a full one, a partly masked one, the tail
+    q, k, v = _case(B=3, H=4, Hkv=4, T=T, hd=64, seed=3)
+    k, v = k.to(dtype), v.to(dtype)
+    bias = torch.zeros(3, T)
+    bias[0, 10:20] = NEG  # a masked run across a block edge
+    bias[1] = NEG  # nothing to see
+    k[0, :, 10:20] = float("nan")
+    v[0, :, 10:20] = float("nan")
+    got = torch.ops.tokenshuffle.decode_attention(q, k, v, bias, torch.tensor([pos]), 0.125)
+    want = _sdpa(q[[0, 2]], k[[0, 2]].nan_to_num(), v[[0, 2]].nan_to_num(), bias[[0, 2]], pos + 1)
+    torch.testing.assert_close(got[[0, 2]], want, rtol=1e-5, atol=1e-5)
+    assert torch.equal(got[1], torch.zeros(4, 64))

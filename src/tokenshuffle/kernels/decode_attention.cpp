@@ -102,62 +102,80 @@ inline __m512 exp16(__m512 x) {
   return _mm512_maskz_mov_ps(~tiny, _mm512_mul_ps(y, _mm512_castsi512_ps(e)));
 }
 
-// The same attention with head_dim = 16 * HC (up to 128) held in registers: no widening buffer, vector exp.
+// 16 float32 sums: lane i of the result is the sum of the 16 lanes of a[i] (a transposed reduction, 45
+// shuffles and adds for 16 keys instead of one horizontal sum each).
+inline __m512 sum16(const __m512 a[16]) {
+  __m512 b[8], c[4], d[2];
+  for (int i = 0; i < 8; ++i)  // per 128-bit lane: a[2i] and a[2i+1], 2 sums each
+    b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+  for (int i = 0; i < 4; ++i)  // per 128-bit lane: keys 4i..4i+3, one sum each
+    c[i] = _mm512_add_ps(_mm512_shuffle_ps(b[2 * i], b[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_ps(b[2 * i], b[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  for (int i = 0; i < 2; ++i)  // 128-bit lanes: keys 8i..8i+3 twice, then 8i+4..8i+7 twice
+    d[i] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(d[0], d[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(d[0], d[1], _MM_SHUFFLE(3, 1, 3, 1)));  // keys 0..15 in order
+}
+
+// The same attention with head_dim = 16 * HC (up to 128) in registers, in one pass over blocks of 16 keys
+// (an online softmax: a running maximum and sum, the weighted sum rescaled when the maximum grows), so each
+// key and value row is read once, right after the other, and no score buffer is written; vector exp.
 template <int HC, typename C>
 void attend_fast(const float* qg, const C* kg, int64_t ks2, const C* vg, int64_t vs2, const float* bb, int64_t bs1,
-                 int64_t n, int64_t group, float scale, float* scores, float* out_g) {
+                 int64_t n, int64_t group, float scale, float* out_g) {
   constexpr float NEG = -std::numeric_limits<float>::infinity();
+  constexpr int64_t hd = 16 * HC;
+  float m[MAX_GROUP], l[MAX_GROUP];
+  alignas(64) float bias[16], p[16];
   for (int64_t j = 0; j < group; ++j) {
-    __m512 q[HC];
-    for (int c = 0; c < HC; ++c) q[c] = _mm512_mul_ps(_mm512_loadu_ps(qg + j * 16 * HC + 16 * c), _mm512_set1_ps(scale));
-    float* sj = scores + j * n;
-    __m512 mx = _mm512_set1_ps(NEG);
-    int64_t t = 0;
-    for (; t < n; ++t) {
-      const float kb = bb[t * bs1];
-      float sc = kb;
-      if (kb != NEG) {
-        const C* kr = kg + t * ks2;
-        prefetch_row(kr, 16 * HC * sizeof(C));
-        __m512 a = _mm512_mul_ps(load16(kr), q[0]);
-        for (int c = 1; c < HC; ++c) a = _mm512_fmadd_ps(load16(kr + 16 * c), q[c], a);
-        sc = _mm512_reduce_add_ps(a) + kb;
+    m[j] = NEG, l[j] = 0.f;
+    for (int64_t d = 0; d < hd; ++d) out_g[j * hd + d] = 0.f;  // the weighted sum, unnormalised
+  }
+  for (int64_t t0 = 0; t0 < n; t0 += 16) {
+    const int64_t nb = std::min<int64_t>(16, n - t0);
+    __mmask16 live = 0;  // keys of the block that may be seen
+    for (int64_t i = 0; i < 16; ++i) {
+      bias[i] = i < nb ? bb[(t0 + i) * bs1] : NEG;
+      if (bias[i] != NEG) live |= static_cast<__mmask16>(1u << i);
+    }
+    if (!live) continue;
+    for (int64_t i = 0; i < nb; ++i) prefetch_row(kg + (t0 + i) * ks2, hd * sizeof(C));
+    for (int64_t j = 0; j < group; ++j) {
+      __m512 q[HC], a[16];
+      for (int c = 0; c < HC; ++c) q[c] = _mm512_mul_ps(_mm512_loadu_ps(qg + j * hd + 16 * c), _mm512_set1_ps(scale));
+      for (int64_t i = 0; i < 16; ++i) {
+        a[i] = _mm512_setzero_ps();
+        if (!(live >> i & 1)) continue;  // never read: past the block's end or a key it may not see
+        const C* kr = kg + (t0 + i) * ks2;
+        for (int c = 0; c < HC; ++c) a[i] = _mm512_fmadd_ps(load16(kr + 16 * c), q[c], a[i]);
       }
-      sj[t] = sc;
+      const __m512 sc = _mm512_mask_blend_ps(live, _mm512_set1_ps(NEG), _mm512_add_ps(sum16(a), _mm512_load_ps(bias)));
+      const float top = std::max(m[j], _mm512_reduce_max_ps(sc));
+      float* acc = out_g + j * hd;
+      if (top > m[j]) {  // a new maximum: what was summed so far shrinks by e^(old - new)
+        const float shrink = m[j] == NEG ? 0.f : std::exp(m[j] - top);
+        for (int64_t d = 0; d < hd; ++d) acc[d] *= shrink;
+        l[j] *= shrink, m[j] = top;
+      }
+      const __m512 e = exp16(_mm512_sub_ps(sc, _mm512_set1_ps(m[j])));  // 0 where sc = -inf
+      l[j] += _mm512_reduce_add_ps(e);
+      _mm512_store_ps(p, e);
+      __m512 w[HC];
+      for (int c = 0; c < HC; ++c) w[c] = _mm512_loadu_ps(acc + 16 * c);
+      for (int64_t i = 0; i < nb; ++i) {
+        if (p[i] == 0.f) continue;
+        const C* vr = vg + (t0 + i) * vs2;
+        if (j == 0) prefetch_row(vr, hd * sizeof(C));
+        const __m512 pi = _mm512_set1_ps(p[i]);
+        for (int c = 0; c < HC; ++c) w[c] = _mm512_fmadd_ps(pi, load16(vr + 16 * c), w[c]);
+      }
+      for (int c = 0; c < HC; ++c) _mm512_storeu_ps(acc + 16 * c, w[c]);
     }
-    float m = NEG;
-    for (t = 0; t < n; ++t) m = std::max(m, sj[t]);
-    mx = _mm512_set1_ps(m);
-    __m512 total = _mm512_setzero_ps();
-    for (t = 0; t + 16 <= n; t += 16) {
-      __m512 e = m == NEG ? _mm512_setzero_ps() : exp16(_mm512_sub_ps(_mm512_loadu_ps(sj + t), mx));
-      _mm512_storeu_ps(sj + t, e);
-      total = _mm512_add_ps(total, e);
-    }
-    if (t < n) {
-      const __mmask16 k = (1u << (n - t)) - 1;
-      __m512 e = m == NEG ? _mm512_setzero_ps() : exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, sj + t), mx));
-      e = _mm512_maskz_mov_ps(k, e);
-      _mm512_mask_storeu_ps(sj + t, k, e);
-      total = _mm512_add_ps(total, e);
-    }
-    const float sum = _mm512_reduce_add_ps(total);
-    const float inv = sum > 0.f ? 1.f / sum : 0.f;  // no key to see: zeros, not NaN
-    for (t = 0; t < n; ++t) sj[t] *= inv;
   }
   for (int64_t j = 0; j < group; ++j) {
-    __m512 acc[HC];
-    for (int c = 0; c < HC; ++c) acc[c] = _mm512_setzero_ps();
-    const float* sj = scores + j * n;
-    for (int64_t t = 0; t < n; ++t) {
-      const float pj = sj[t];
-      if (pj == 0.f) continue;
-      const __m512 p = _mm512_set1_ps(pj);
-      const C* vr = vg + t * vs2;
-      prefetch_row(vr, 16 * HC * sizeof(C));
-      for (int c = 0; c < HC; ++c) acc[c] = _mm512_fmadd_ps(p, load16(vr + 16 * c), acc[c]);
-    }
-    for (int c = 0; c < HC; ++c) _mm512_storeu_ps(out_g + j * 16 * HC + 16 * c, acc[c]);
+    const float inv = l[j] > 0.f ? 1.f / l[j] : 0.f;  // no key to see: zeros, not NaN
+    for (int64_t d = 0; d < hd; ++d) out_g[j * hd + d] *= inv;
   }
 }
 #endif
@@ -186,7 +204,7 @@ void attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const
 #if defined(__AVX512F__)
       if (hd % 16 == 0 && hd <= 128) {
         float* out_g = op + (b * H + g * group) * hd;
-#define TS_ATTEND(HC) attend_fast<HC>(qg, kg, ks2, vg, vs2, bb, bs1, n, group, scale, scores.data(), out_g)
+#define TS_ATTEND(HC) attend_fast<HC>(qg, kg, ks2, vg, vs2, bb, bs1, n, group, scale, out_g)
         switch (hd / 16) {
           case 1: TS_ATTEND(1); break;
           case 2: TS_ATTEND(2); break;
