@@ -82,7 +82,21 @@ def test_the_compiled_step_traces_gemv_with_its_fake_shapes():
 
 @pytest.mark.parametrize(("vendor", "prefetch"), [("GenuineIntel", True), ("AuthenticAMD", False), ("", False)])
 def test_the_weight_prefetch_is_built_on_intel_only(monkeypatch, vendor, prefetch):
+    monkeypatch.delenv(kernels.PREFETCH_ENV, raising=False)
     monkeypatch.setattr(kernels, "_vendor", lambda: vendor)
     flags = kernels.build_flags()
     assert "-march=native" in flags
     assert (f"-DTS_PREFETCH_BYTES={kernels.INTEL_PREFETCH_BYTES}" in flags) == prefetch
+
+
+def test_the_prefetch_distance_can_be_set_and_a_bad_one_is_refused_by_name(monkeypatch):
+    monkeypatch.setattr(kernels, "_vendor", lambda: "AuthenticAMD")
+    monkeypatch.setenv(kernels.PREFETCH_ENV, "4096")
+    assert "-DTS_PREFETCH_BYTES=4096" in kernels.build_flags()
+    monkeypatch.setattr(kernels, "_vendor", lambda: "GenuineIntel")
+    monkeypatch.setenv(kernels.PREFETCH_ENV, "0")
+    assert not any(f.startswith("-DTS_PREFETCH_BYTES") for f in kernels.build_flags())
+    for bad in ("100", "-64", "lots"):
+        monkeypatch.setenv(kernels.PREFETCH_ENV, bad)
+        with pytest.raises(ValueError, match="TOKENSHUFFLE_PREFETCH_BYTES.*multiple of 64"):
+            kernels.prefetch_bytes()
