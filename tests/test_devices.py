@@ -45,3 +45,14 @@ def test_named_dtypes_and_a_bad_one():
     assert devices.DTYPES["bf16"] == torch.bfloat16
     with pytest.raises(ValueError, match="--dtype must be one of auto, fp32, bf16, fp16; got 'half'"):
         resolve_dtype("half", torch.device("cpu"))
+
+
+def test_cpuinfo_reads_the_first_processors_field_by_its_whole_name(tmp_path):
+    from tokenshuffle.devices import cpuinfo
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel\t\t: 143\nmodel name\t: Xeon\n\n"
+                    "processor\t: 1\nvendor_id\t: AuthenticAMD\n")
+    assert cpuinfo("vendor_id", path=info) == "GenuineIntel"
+    assert cpuinfo("model", path=info) == "143" and cpuinfo("model name", path=info) == "Xeon"
+    assert cpuinfo("flags", path=info) == "" and cpuinfo("vendor_id", path=tmp_path / "missing") == ""

@@ -28,6 +28,7 @@ from tokenshuffle.bench_cost import (
     read_bandwidth,
     weight_bytes_per_step,
 )
+from tokenshuffle.devices import cpuinfo
 from tokenshuffle.errors import check_choice, check_range
 from tokenshuffle.model.config import PRESETS, LMConfig
 from tokenshuffle.model.layers import kernels_ready
@@ -49,13 +50,7 @@ def _git(*args: str) -> str:
 
 
 def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def environment(device: torch.device, dtype: str) -> dict:

@@ -17,6 +17,8 @@ when the user gives none: the fastest one that keeps the scores, chosen from mea
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -55,6 +57,17 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
     if device.type == "mps" and torch.backends.mps.is_available():
         return device
     raise ValueError(f"--device must be one of {_valid_devices()}; got {name!r}")
+
+
+def cpuinfo(field: str, *, path: Path = Path("/proc/cpuinfo")) -> str:
+    """The first processor's ``field`` in /proc/cpuinfo ("model name", "vendor_id"); "" where there is none."""
+    try:
+        for line in path.read_text().splitlines():
+            if line.split(":", 1)[0].strip() == field:
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def cpu_has_native_bf16() -> bool:

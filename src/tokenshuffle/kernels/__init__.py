@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from tokenshuffle.devices import cpuinfo
+
 SOURCES = [Path(__file__).with_name(name) for name in ("gemv.cpp", "decode_attention.cpp")]
 FLAGS = ["-O3", "-march=native", "-fopenmp"]
 DISABLE = "TOKENSHUFFLE_CPU_KERNELS"
@@ -32,13 +34,7 @@ PREFETCH_ENV = "TOKENSHUFFLE_PREFETCH_BYTES"
 
 
 def _vendor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
+    return cpuinfo("vendor_id")
 
 
 def prefetch_bytes() -> int:
