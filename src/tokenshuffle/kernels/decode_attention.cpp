@@ -194,7 +194,7 @@ void attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const
   const int64_t vs0 = v.stride(0), vs1 = v.stride(1), vs2 = v.stride(2);
   const int64_t bs0 = bias.stride(0), bs1 = bias.stride(1);
   at::parallel_for(0, B * Hkv, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<float> scores(group * n), row(hd), acc(group * hd);
+    std::vector<float> scores, row, acc;  // the general path's buffers, sized at its first task
     for (int64_t task = t0; task < t1; ++task) {
       const int64_t b = task / Hkv, g = task % Hkv;
       const float* qg = qp + (b * H + g * group) * hd;  // (group, hd)
@@ -219,6 +219,7 @@ void attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const
         continue;
       }
 #endif
+      if (row.empty()) scores.resize(group * n), row.resize(hd), acc.resize(group * hd);
       std::vector<float> mx(group, -std::numeric_limits<float>::infinity());
       for (int64_t t = 0; t < n; ++t) {
         const float kb = bb[t * bs1];
