@@ -4,9 +4,9 @@ Starts from the shipped LM of commit eec3084 (``scenes-t2i-hires`` run twice on 
 1024² path had seen the same 5,000 1024² scenes about ten times each (some 6,700 steps at batch 8), the
 2:1 sizes 2,500 scenes each, against one pass over 24,000 for the 512² decoder's last stage, and it drew
 held-out prompts worse than the 512² path while its held-out bits per image were about the same (19
-against 18). So this stage trains the same modules (``grid_modules``; the 512² path stays bit-identical) on
-new reading scenes (no scene of the earlier high-resolution stages again): 18,000 at 1024² and 6,000 at each 2:1 size,
-1024² weighted like the two 2:1 sizes together:
+against 18). So this stage trains the same modules (``grid_modules``; the 512² path stays bit-identical),
+with ``scenes-t2i-hires``'s schedule, on new reading scenes (none of the earlier high-resolution stages'):
+18,000 at 1024² and 6,000 at each 2:1 size, 1024² weighted like the two 2:1 sizes together:
 
     T=single_object,colors,two_object,two_object,counting,counting,counting,position,position,position,\
 color_attr,color_attr,color_attr
@@ -23,9 +23,11 @@ color_attr,color_attr,color_attr
         --out data/codes-hires-reading-big --buckets 1024,1024x512,512x1024 --workers 2
     tokenshuffle train --config scenes-t2i-hires-more --out runs/t2i-hires-more     # 50 min on the Intel VM
 
-Its result is the shipped LM now, so to rerun it from the LM it started from, check that out beside:
-``git worktree add /tmp/ts-eec3084 eec3084`` and ``--set init_from=/tmp/ts-eec3084/src/tokenshuffle/
-assets/demo-model/lm``.
+Its result is the shipped LM now; to rerun it from the LM it started from, check that out beside:
+
+    git worktree add /tmp/ts-eec3084 eec3084
+    tokenshuffle train --config scenes-t2i-hires-more --out runs/t2i-hires-more \
+        --set init_from=/tmp/ts-eec3084/src/tokenshuffle/assets/demo-model/lm
 
 The held-out codes are ``scenes-t2i-hires``'s (seeds 90003-90005, 200 scenes per size).
 """
@@ -41,10 +43,5 @@ CONFIG = dataclasses.replace(
     data="data/codes-hires-reading-big",
     bucket_weights="32x64=1.5,64x32=1.5",
     seed=17,
-    num_steps=2400,
-    lr=1.5e-4,
-    warmup_steps=30,
-    min_lr_ratio=0.1,
     eval_every=600,
-    ckpt_every=100,
 )
