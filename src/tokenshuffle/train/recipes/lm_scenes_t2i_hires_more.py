@@ -1,12 +1,13 @@
-r"""scenes-t2i-hires-more: the shipped model's high-resolution decoder, trained on 30,000 new scenes.
+r"""scenes-t2i-hires-more: the high-resolution decoder trained on 30,000 new scenes.
 
-Starts from the shipped LM of commit eec3084 (``scenes-t2i-hires`` run twice on its grid chain). Its
-1024² path had seen the same 5,000 1024² scenes about ten times each (some 6,700 steps at batch 8), the
-2:1 sizes 2,500 scenes each, against one pass over 24,000 for the 512² decoder's last stage, and it drew
-held-out prompts worse than the 512² path while its held-out bits per image were about the same (19
-against 18). So this stage trains the same modules (``grid_modules``; the 512² path stays bit-identical),
-with ``scenes-t2i-hires``'s schedule, on new reading scenes (none of the earlier high-resolution stages'):
-18,000 at 1024² and 6,000 at each 2:1 size, 1024² weighted like the two 2:1 sizes together:
+Starts from ``runs/t2i-hires2`` (``scenes-t2i-hires`` run twice on its grid chain; shipped at commit
+eec3084). Its 1024² path had seen the same 5,000 1024² scenes about ten times each (some 6,700 steps at
+batch 8), the 2:1 sizes 2,500 scenes each, against one pass over 24,000 for the 512² decoder's last
+stage, and it drew held-out prompts worse than the 512² path while its held-out bits per image were
+about the same (19 against 18). So this stage trains the same modules (``grid_modules``; the 512² path
+stays bit-identical), with ``scenes-t2i-hires``'s schedule, on new reading scenes (none of the earlier
+high-resolution stages'): 18,000 at 1024² and 6,000 at each 2:1 size, 1024² weighted like the two 2:1
+sizes together:
 
     T=single_object,colors,two_object,two_object,counting,counting,counting,position,position,position,\
 color_attr,color_attr,color_attr
@@ -23,12 +24,6 @@ color_attr,color_attr,color_attr
         --out data/codes-hires-reading-big --buckets 1024,1024x512,512x1024 --workers 2
     tokenshuffle train --config scenes-t2i-hires-more --out runs/t2i-hires-more     # 50 min on the Intel VM
 
-Its result is the shipped LM now; to rerun it from the LM it started from, check that out beside:
-
-    git worktree add /tmp/ts-eec3084 eec3084
-    tokenshuffle train --config scenes-t2i-hires-more --out runs/t2i-hires-more \
-        --set init_from=/tmp/ts-eec3084/src/tokenshuffle/assets/demo-model/lm
-
 The held-out codes are ``scenes-t2i-hires``'s (seeds 90003-90005, 200 scenes per size).
 """
 
@@ -39,7 +34,7 @@ from tokenshuffle.train.config import load_recipe
 HIRES = load_recipe("scenes-t2i-hires")
 CONFIG = dataclasses.replace(
     HIRES,
-    init_from="src/tokenshuffle/assets/demo-model/lm",
+    init_from="runs/t2i-hires2",
     data="data/codes-hires-reading-big",
     bucket_weights="32x64=1.5,64x32=1.5",
     seed=17,
